@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs every Debian package the appliance and its test suite need, then the npm packages.
+# Safe to run again: apt-get skips what is installed, npm ci is reproducible.
+# Services that Debian packages would start (dnsmasq, tftpd, nginx) are never started: a policy-rc.d
+# denies it during the install, and we use the -base / extracted binaries ourselves.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  # PXE loaders and the lab
+  ipxe qemu-system-x86 ovmf iproute2 tcpdump
+  # real peers for the tests
+  atftp tftp-hpa busybox-static curl dnsmasq-base kea-admin python3-scapy zzuf
+  # images and the PE
+  wimtools ntfs-3g fdisk dosfstools cpio zstd xz-utils kmod
+  # capture media
+  xorriso grub-pc-bin grub-efi-amd64-bin mtools
+  # benchmarks: reference servers
+  nginx-light
+  # systemd unit verification
+  systemd
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  policy=/usr/sbin/policy-rc.d
+  had_policy=0; [ -e "$policy" ] && had_policy=1
+  [ $had_policy = 1 ] || { printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; }
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ $had_policy = 1 ] || rm -f "$policy"
+fi
+
+# npm packages (node-tap, typescript, fastify, ...)
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi

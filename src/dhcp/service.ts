@@ -1,0 +1,6 @@
+// PLACEHOLDER until the dhcp issue lands: the dhcp service is not built yet.
+import type { AppContext, Service } from '../service.js'
+
+export function createService (_ctx: AppContext): Service | undefined {
+  return undefined
+}
