@@ -3,6 +3,7 @@ import type { AppContext, Service, ServiceFactory } from './service.js'
 import { createService as http } from './http/service.js'
 import { createService as tftp } from './tftp/service.js'
 import { createService as dhcp } from './dhcp/service.js'
+import { createService as deployments } from './deployments/service.js'
 
 export interface App {
   readonly services: readonly Service[]
@@ -11,7 +12,7 @@ export interface App {
 }
 
 /** Services start in this order and stop in reverse. A factory returns undefined when config disables it. */
-export const defaultFactories: readonly ServiceFactory[] = [http, tftp, dhcp]
+export const defaultFactories: readonly ServiceFactory[] = [http, tftp, dhcp, deployments]
 
 export function build (ctx: AppContext, factories: readonly ServiceFactory[] = defaultFactories): App {
   const services = factories.map(f => f(ctx)).filter((s): s is Service => s !== undefined)
