@@ -46,7 +46,7 @@ export const DhcpSchema = Type.Object({
 
 export const TftpSchema = Type.Object({
   enabled: Type.Boolean({ default: true }),
-  root: Str('directory served over TFTP (boot loaders); Debian'\''s ipxe package installs them in /usr/lib/ipxe', { default: '/usr/lib/ipxe' }),
+  root: Str('directory served over TFTP (boot loaders); Debian\'s ipxe package installs them in /usr/lib/ipxe', { default: '/usr/lib/ipxe' }),
   maxTransfers: Type.Integer({ minimum: 1, maximum: 100000, default: 1000, description: 'concurrent transfers overall' }),
   maxTransfersPerClient: Type.Integer({ minimum: 1, maximum: 1000, default: 8, description: 'concurrent transfers per client address' }),
   cacheBytes: Type.Integer({ minimum: 0, default: 67108864, description: 'memory cache for hot files (bytes)' }),
