@@ -12,7 +12,7 @@ PACKAGES=(
   # real peers for the tests
   atftp tftp-hpa busybox-static curl dnsmasq-base kea-admin python3-scapy zzuf
   # images and the PE
-  wimtools ntfs-3g fdisk dosfstools cpio zstd xz-utils kmod
+  wimtools ntfs-3g fdisk dosfstools cpio zstd xz-utils kmod jq httpfs2 fuse3 gdisk parted
   # capture media
   xorriso grub-pc-bin grub-efi-amd64-bin mtools
   # benchmarks: reference servers
