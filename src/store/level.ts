@@ -1,0 +1,179 @@
+// The durable Store on classic-level (LevelDB). One sublevel per collection, JSON values:
+//   machines    mac                         → Machine
+//   deployments id                          → Deployment
+//   bymachine   mac \0 id                   → ''  (index for listByMachine)
+//   events      deploymentId \0 seq(10)     → DeploymentEvent
+//   leases      mac                         → Lease
+//   images      id                          → ImageEntry
+// Durability: LevelDB appends every write to its log with write(2) before the promise resolves, so an
+// acknowledged write survives kill -9 of this process. Writes whose loss on power failure would hurt
+// (deployment state, events, leases, image catalogue, admin machine edits) also pass `sync: true` (fsync).
+// Sightings (lastSeen) are frequent and re-learned on the next boot, so they are not fsynced.
+import { ClassicLevel } from 'classic-level'
+import { ConflictError, NotFoundError } from '../errors.js'
+import type {
+  Deployment, DeploymentEvent, DeploymentStore, ImageCatalog, ImageEntry, Lease, LeaseStore, Machine, MachineStore, Store
+} from './types.js'
+import { applyPatch, byCreated, mergeSighting } from './copy.js'
+import { storeError, StoreLockedError } from './errors.js'
+import { KeyedLock } from './lock.js'
+
+/** The few sublevel operations the store uses, typed by value (classic-level's generics are awkward here). */
+interface Sub<V> {
+  get (k: string): Promise<V | undefined>
+  getMany (ks: string[]): Promise<Array<V | undefined>>
+  put (k: string, v: V, o?: { sync?: boolean }): Promise<void>
+  del (k: string, o?: { sync?: boolean }): Promise<void>
+  keys (o: object): { all (): Promise<string[]> }
+  values (o: object): { all (): Promise<V[]> }
+}
+
+interface KeyedStore<V> {
+  get (k: string): Promise<V | undefined>
+  put (v: V): Promise<void>
+  delete (k: string): Promise<void>
+  list (): Promise<V[]>
+}
+
+const SYNC = { sync: true } as const
+const SEP = '\x00'
+const seqKey = (id: string, seq: number): string => `${id}${SEP}${String(seq).padStart(10, '0')}`
+
+/** Run a database call; anything it throws becomes a StoreError (NotFound/Conflict pass through). */
+async function guard<T> (op: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (err) {
+    if ((err as { code?: string }).code === 'NB_ERR_NOT_FOUND' || (err as { code?: string }).code === 'NB_ERR_CONFLICT') throw err
+    throw storeError(op, err)
+  }
+}
+
+function sub<V> (db: ClassicLevel<string, string>, name: string): Sub<V> {
+  return db.sublevel<string, V>(name, { valueEncoding: 'json' }) as unknown as Sub<V>
+}
+
+async function values<V> (s: Sub<V>, range: { gt?: string, lt?: string } = {}): Promise<V[]> {
+  return await s.values(range).all()
+}
+
+function machineStore (db: ClassicLevel<string, string>): MachineStore {
+  const s = sub<Machine>(db, 'machines')
+  const lock = new KeyedLock()
+  return {
+    get: async (mac) => await guard('machines.get', async () => await s.get(mac)),
+    recordSighting: async (sighting, at) => await guard('machines.recordSighting', async () =>
+      await lock.run(sighting.mac, async () => {
+        const merged = mergeSighting<Machine>(await s.get(sighting.mac), sighting, at)
+        await s.put(sighting.mac, merged)
+        return merged
+      })),
+    update: async (mac, patch) => await guard('machines.update', async () =>
+      await lock.run(mac, async () => {
+        const stored = await s.get(mac)
+        if (stored === undefined) throw new NotFoundError(`no machine ${mac}`)
+        const next = applyPatch(stored, { ...patch, mac, firstSeen: stored.firstSeen })
+        await s.put(mac, next, SYNC)
+        return next
+      })),
+    list: async () => await guard('machines.list', async () => await values(s))
+  }
+}
+
+function deploymentStore (db: ClassicLevel<string, string>): DeploymentStore {
+  const s = sub<Deployment>(db, 'deployments')
+  const idx = sub<string>(db, 'bymachine')
+  const ev = sub<DeploymentEvent>(db, 'events')
+  const lock = new KeyedLock()
+  const lastSeq = new Map<string, number>()
+
+  async function nextSeq (id: string): Promise<number> {
+    let last = lastSeq.get(id)
+    if (last === undefined) {
+      const [k] = await ev.keys({ gt: `${id}${SEP}`, lt: `${id}\x01`, reverse: true, limit: 1 }).all()
+      last = k === undefined ? 0 : Number(k.slice(id.length + 1))
+    }
+    return last + 1
+  }
+
+  return {
+    create: async (d) => await guard('deployments.create', async () =>
+      await lock.run(d.id, async () => {
+        if (await s.get(d.id) !== undefined) throw new ConflictError(`deployment ${d.id} already exists`)
+        await db.batch([
+          { type: 'put', sublevel: s as any, key: d.id, value: d },
+          { type: 'put', sublevel: idx as any, key: `${d.mac}${SEP}${d.id}`, value: '' }
+        ] as any, SYNC)
+      })),
+    get: async (id) => await guard('deployments.get', async () => await s.get(id)),
+    update: async (id, patch) => await guard('deployments.update', async () =>
+      await lock.run(id, async () => {
+        const stored = await s.get(id)
+        if (stored === undefined) throw new NotFoundError(`no deployment ${id}`)
+        const next = applyPatch(stored, { ...patch, id })
+        const ops: any[] = [{ type: 'put', sublevel: s, key: id, value: next }]
+        if (next.mac !== stored.mac) {
+          ops.push({ type: 'del', sublevel: idx, key: `${stored.mac}${SEP}${id}` })
+          ops.push({ type: 'put', sublevel: idx, key: `${next.mac}${SEP}${id}`, value: '' })
+        }
+        await db.batch(ops, SYNC)
+        return next
+      })),
+    listByMachine: async (mac) => await guard('deployments.listByMachine', async () => {
+      const keys = await idx.keys({ gt: `${mac}${SEP}`, lt: `${mac}\x01` }).all()
+      const found = await s.getMany(keys.map(k => k.slice(mac.length + 1)))
+      return found.filter((d): d is Deployment => d !== undefined).sort(byCreated)
+    }),
+    list: async () => await guard('deployments.list', async () => await values(s)),
+    appendEvent: async (e) => await guard('deployments.appendEvent', async () =>
+      // Serialised per deployment: seq is read and written under the lock, so concurrent appends never collide.
+      await lock.run(`${SEP}ev${SEP}${e.deploymentId}`, async () => {
+        const seq = await nextSeq(e.deploymentId)
+        const stored = { ...e, seq } as DeploymentEvent
+        await ev.put(seqKey(e.deploymentId, seq), stored, SYNC)
+        lastSeq.set(e.deploymentId, seq)
+        return JSON.parse(JSON.stringify(stored)) as DeploymentEvent
+      })),
+    events: async (id) => await guard('deployments.events', async () =>
+      await values(ev, { gt: `${id}${SEP}`, lt: `${id}\x01` }))
+  }
+}
+
+function keyed<V> (db: ClassicLevel<string, string>, name: string, key: (v: V) => string): KeyedStore<V> {
+  const s = sub<V>(db, name)
+  return {
+    get: async (k: string) => await guard(`${name}.get`, async () => await s.get(k)),
+    put: async (v: V) => await guard(`${name}.put`, async () => { await s.put(key(v), v, SYNC) }),
+    delete: async (k: string) => await guard(`${name}.delete`, async () => { await s.del(k, SYNC) }),
+    list: async () => await guard(`${name}.list`, async () => await values(s))
+  }
+}
+
+function isLocked (err: unknown): boolean {
+  for (let e = err as { code?: string, cause?: unknown } | undefined; e != null; e = e.cause as typeof e) {
+    if (e.code === 'LEVEL_LOCKED') return true
+  }
+  return false
+}
+
+/** Open (creating if needed) the level database in `dir`. Rejects with StoreLockedError when another process holds it. */
+export async function openLevelStore (dir: string): Promise<Store> {
+  const db = new ClassicLevel<string, string>(dir, { valueEncoding: 'json', createIfMissing: true })
+  try {
+    await db.open()
+  } catch (err) {
+    if (isLocked(err)) {
+      const e = new StoreLockedError(`another netboot process holds ${dir} — is the daemon running? use the admin API or stop it`)
+      ;(e as Error).cause = err
+      throw e
+    }
+    throw storeError(`open ${dir}`, err)
+  }
+  return {
+    machines: machineStore(db),
+    deployments: deploymentStore(db),
+    leases: keyed<Lease>(db, 'leases', l => l.mac) satisfies LeaseStore,
+    images: keyed<ImageEntry>(db, 'images', i => i.id) satisfies ImageCatalog,
+    close: async () => { await guard('close', async () => { await db.close() }) }
+  }
+}
