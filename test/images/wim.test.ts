@@ -1,6 +1,6 @@
 // readWimInfo against WIMs made by the real wimlib, compared field by field with `wiminfo`; truncated and
 // corrupt files must be rejected with the expected NB_ERR_WIM_ code.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { mkdtemp, rm, readFile, writeFile, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -17,7 +17,7 @@ const WIMLIB_ARCH: Record<string, string> = { x86: 'x86', x64: 'x86_64', arm: 'A
 const COMPRESSION_LABEL: Record<string, string> = { none: 'None', xpress: 'XPRESS', lzx: 'LZX', lzms: 'LZMS' }
 
 /** Every field wiminfo prints must equal what readWimInfo returned. */
-async function compareWithWiminfo (t: Tap.Test, path: string, info: WimInfo): Promise<void> {
+async function compareWithWiminfo (t: Test, path: string, info: WimInfo): Promise<void> {
   const { wim, images } = parseWiminfo(await sh('wiminfo', [path]))
   const hdr = parseWiminfoHeader(await sh('wiminfo', ['--header', path]))
   t.equal(`0x${info.guid}`, wim.GUID, 'GUID')
@@ -104,7 +104,7 @@ t.test('pipable WIM written to a file and streamed to a pipe', async t => {
   await compareWithWiminfo(t, streamed, b)
 })
 
-async function expectCode (t: Tap.Test, p: string, code: string, what: string): Promise<void> {
+async function expectCode (t: Test, p: string, code: string, what: string): Promise<void> {
   const err = await readWimInfo(p).then(() => undefined, (e: unknown) => e)
   t.type(err, WimError, `${what}: a WimError`)
   t.equal((err as WimError).code, code, `${what}: ${code}`)
@@ -131,7 +131,7 @@ t.test('truncated files are rejected', async t => {
 })
 
 /** Copies the sample WIM, lets `mutate` patch the bytes, and expects `code`. */
-async function corrupt (t: Tap.Test, name: string, code: string, mutate: (b: Buffer, info: WimInfo) => void): Promise<void> {
+async function corrupt (t: Test, name: string, code: string, mutate: (b: Buffer, info: WimInfo) => void): Promise<void> {
   const base = join(dir, 'multi.wim')
   const buf = Buffer.from(await readFile(base))
   mutate(buf, await readWimInfo(base))
