@@ -1,0 +1,44 @@
+import t from 'tap'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { openLevelStore } from '../../src/store/level.js'
+import { openStore } from '../../src/store/index.js'
+import { storeContract } from './contract.js'
+
+const root = await mkdtemp(join(tmpdir(), 'nbs-level-'))
+t.teardown(async () => { await rm(root, { recursive: true, force: true }) })
+let n = 0
+
+t.test('contract', async t => {
+  let dir = ''
+  storeContract(t, {
+    open: async () => { dir = join(root, `db${n++}`); return await openLevelStore(dir) },
+    reopen: async (s) => { await s.close(); return await openLevelStore(dir) }
+  })
+})
+
+t.test('openStore creates <paths.state>/db and refuses a second opener with what to do', async t => {
+  const state = join(root, 'state', 'nested')
+  const s = await openStore({ paths: { state } as any })
+  t.teardown(async () => { await s.close() })
+  await s.machines.recordSighting({ mac: 'aa:bb:cc:dd:ee:ff' }, new Date())
+  const err = await openStore({ paths: { state } as any }).then(() => undefined, (e: unknown) => e)
+  t.match(err, {
+    code: 'NB_ERR_STORE_LOCKED',
+    message: `another netboot process holds ${join(state, 'db')} — is the daemon running? use the admin API or stop it`
+  })
+})
+
+t.test('a closed or unusable store rejects with StoreError carrying the cause', async t => {
+  const s = await openLevelStore(join(root, 'closed'))
+  await s.close()
+  const err = await s.deployments.list().then(() => undefined, (e: unknown) => e) as Error & { code: string }
+  t.equal(err.code, 'NB_ERR_STORE')
+  t.match(err.message, /^state store failure: deployments\.list: /)
+  t.ok(err.cause instanceof Error, 'the original level error is kept as cause')
+
+  const file = join(root, 'not-a-dir')
+  await writeFile(file, 'x')
+  await t.rejects(openStore({ paths: { state: file } as any }), { code: 'NB_ERR_STORE', message: /cannot create/ })
+})
