@@ -1,6 +1,32 @@
-// PLACEHOLDER until the dhcp issue lands: the dhcp service is not built yet.
+// The DHCP service: proxyDHCP (default) or full DHCP, per config. Undefined when dhcp.mode is off at startup.
 import type { AppContext, Service } from '../service.js'
+import { createDhcpGate } from '../policy/gate.js'
+import { DhcpSockets } from './server.js'
+import { Responder } from './responder.js'
 
-export function createService (_ctx: AppContext): Service | undefined {
-  return undefined
+export interface DhcpService extends Service {
+  /** bound ports, for tests that bind port 0 */
+  ports (): { dhcp?: number, proxyDhcp?: number }
+}
+
+export function createService (ctx: AppContext): DhcpService | undefined {
+  if (ctx.config.current().dhcp.mode === 'off') return undefined
+  const log = ctx.log.child({ proto: 'dhcp' })
+  const sockets = new DhcpSockets(log)
+  const responder = new Responder(ctx, createDhcpGate(ctx), async (r) => await sockets.send(r.via, r.buf, r.to))
+  return {
+    name: 'dhcp',
+    async start () {
+      const cfg = ctx.config.current()
+      // Full mode: leases are loaded before the first packet, so a restart keeps every address where it was.
+      if (cfg.dhcp.mode === 'full') await responder.leaseTable()
+      await sockets.start({ address: cfg.server.bind, dhcpPort: cfg.ports.dhcp, proxyPort: cfg.ports.proxyDhcp },
+        (msg, from, via) => { void responder.handle(msg, from, via) })
+      log.info({ mode: cfg.dhcp.mode, bind: cfg.server.bind, ports: [sockets.port('dhcp'), sockets.port('proxy')] }, 'dhcp listening')
+    },
+    async stop () {
+      await sockets.stop()
+    },
+    ports: () => ({ dhcp: sockets.port('dhcp'), proxyDhcp: sockets.port('proxy') })
+  }
 }

@@ -1,0 +1,142 @@
+// Per-datagram logic, socket-free: decode → classify → inventory → gate → reply (proxy or full) → route.
+// Reads ctx.config.current() per packet so a hot reload applies to the next packet. Never throws.
+import type { AppContext } from '../service.js'
+import type { DhcpGate } from '../policy/types.js'
+import type { AppConfig } from '../config/schema.js'
+import { decode, encode, DhcpDecodeError, type DhcpPacket } from './packet.js'
+import { classify, type Classified, type PxeClient, type Via } from './classify.js'
+import { buildProxyReply } from './proxy.js'
+import { handleFull } from './full.js'
+import { LeaseTable } from './leases.js'
+import { replyDestination, type Destination } from './route.js'
+import type { Source } from './server.js'
+
+/** Sightings of one MAC are written at most this often (a PXE ROM retries every few seconds). */
+export const SIGHTING_INTERVAL_MS = 10_000
+const SIGHTING_MAP_LIMIT = 100_000
+
+export interface Reply { via: Via, buf: Buffer, to: Destination }
+export type Sender = (r: Reply) => Promise<void>
+
+export class Responder {
+  private readonly log
+  private readonly lastSighting = new Map<string, number>()
+  private leases: Promise<LeaseTable> | undefined
+  /** full-mode requests run one at a time: allocation, store write and reply never interleave */
+  private fullQueue: Promise<void> = Promise.resolve()
+
+  constructor (private readonly ctx: AppContext, private readonly gate: DhcpGate, private readonly send: Sender) {
+    this.log = ctx.log.child({ proto: 'dhcp' })
+  }
+
+  /** Loads the lease table from the store (once; retried after a failure). */
+  leaseTable (): Promise<LeaseTable> {
+    if (this.leases === undefined) {
+      const p = this.ctx.store.leases.list().then(list => new LeaseTable(list))
+      p.catch(() => { if (this.leases === p) this.leases = undefined })
+      this.leases = p
+    }
+    return this.leases
+  }
+
+  async handle (msg: Buffer, from: Source, via: Via): Promise<void> {
+    try {
+      await this.handleUnsafe(msg, from, via)
+    } catch (err) {
+      this.log.error({ err, from: from.address }, 'dhcp request failed (bug)')
+    }
+  }
+
+  private async handleUnsafe (msg: Buffer, from: Source, via: Via): Promise<void> {
+    const cfg = this.ctx.config.current()
+    if (cfg.dhcp.mode === 'off') return
+    let packet: DhcpPacket
+    try {
+      packet = decode(msg)
+    } catch (err) {
+      // DESIGN.md rule 1: malformed → debug log, drop, never reply.
+      if (err instanceof DhcpDecodeError) this.log.debug({ code: err.code, offset: err.offset, from: from.address }, 'malformed dhcp packet dropped')
+      else throw err
+      return
+    }
+    const c = classify(packet, via, cfg.dhcp.mode)
+    if (c.kind === 'ignore') {
+      if (this.log.isLevelEnabled('debug')) this.log.debug({ reason: c.reason, detail: c.detail, xid: packet.xid }, 'dhcp request ignored')
+      return
+    }
+    if (c.pxe !== undefined && !(await this.admit(c, c.pxe))) return
+    if (via === 'proxy' || cfg.dhcp.mode === 'proxy') {
+      const reply = buildProxyReply(c, cfg)
+      if (reply !== undefined) await this.reply(cfg, c, reply, from, false)
+      return
+    }
+    const run = this.fullQueue.then(() => this.full(cfg, c, from))
+    this.fullQueue = run.catch(() => {})
+    await run
+  }
+
+  /** Inventory, then the policy gate. False: stay silent (store failure or the policy says no). */
+  private async admit (c: Classified, client: PxeClient): Promise<boolean> {
+    const xid = c.packet.xid
+    try {
+      await this.recordSighting(c, client)
+    } catch (err) {
+      // DESIGN.md rule 3: warn, send nothing; the firmware retries.
+      this.log.warn({ err, mac: c.mac, xid }, 'cannot record machine sighting; not answering')
+      return false
+    }
+    let verdict: true | string
+    try {
+      verdict = await this.gate.shouldAnswer({ mac: client.mac, arch: client.arch, uuid: client.uuid })
+    } catch (err) {
+      this.log.warn({ err, mac: c.mac, xid }, 'dhcp gate failed; not answering')
+      return false
+    }
+    if (verdict !== true) {
+      this.log.debug({ mac: c.mac, xid, reason: verdict }, 'policy: not answering')
+      return false
+    }
+    return true
+  }
+
+  private async recordSighting (c: Classified, client: PxeClient): Promise<void> {
+    const now = this.ctx.clock.now()
+    const last = this.lastSighting.get(c.mac)
+    if (last !== undefined && now.getTime() - last < SIGHTING_INTERVAL_MS && now.getTime() >= last) return
+    if (this.lastSighting.size >= SIGHTING_MAP_LIMIT) this.lastSighting.clear()
+    const ip = c.packet.ciaddr !== '0.0.0.0' ? c.packet.ciaddr : undefined
+    await this.ctx.store.machines.recordSighting({
+      mac: c.mac, arch: client.arch, vendorClass: client.vendorClass,
+      ...(client.uuid !== undefined ? { uuid: client.uuid } : {}),
+      ...(ip !== undefined ? { ip } : {})
+    }, now)
+    this.lastSighting.set(c.mac, now.getTime())
+  }
+
+  private async full (cfg: AppConfig, c: Classified, from: Source): Promise<void> {
+    const table = await this.leaseTable()
+    const out = handleFull(c, cfg, table, this.ctx.clock.now().getTime())
+    if (out.save !== undefined) {
+      const prev = table.set(out.save)
+      try {
+        await this.ctx.store.leases.put(out.save)
+      } catch (err) {
+        table.restore(out.save.mac, out.save, prev)
+        this.log.warn({ err, mac: c.mac, xid: c.packet.xid }, 'cannot store lease; not answering')
+        return
+      }
+    }
+    if (out.reply === undefined) {
+      this.log.debug({ mac: c.mac, xid: c.packet.xid, reason: out.reason }, 'full dhcp: no reply')
+      return
+    }
+    await this.reply(cfg, c, out.reply, from, out.nak === true)
+  }
+
+  private async reply (cfg: AppConfig, c: Classified, reply: DhcpPacket, from: Source, nak: boolean): Promise<void> {
+    const delay = cfg.dhcp.responseDelayMs
+    if (delay > 0) await new Promise(resolve => setTimeout(resolve, delay))
+    const to = replyDestination(c.packet, c.via, from, { dhcp: cfg.ports.dhcp, dhcpClient: cfg.ports.dhcpClient }, nak)
+    await this.send({ via: c.via, buf: encode(reply), to })
+  }
+}
