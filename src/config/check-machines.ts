@@ -61,16 +61,29 @@ export function checkMachines (data: Obj, r: Reporter): void {
       if (p !== undefined && normalizeMacPrefix(p) === undefined) {
         r.error(['collections', ci, 'rules', ri, 'macPrefix'], `'${p}' is not a MAC prefix`, 'one to six whole octets, e.g. 52:54:00')
       }
+      if (Object.keys(rule).every(k => k === 'unknown') && rule.unknown !== true) {
+        r.warn(['collections', ci, 'rules', ri], `rule in collection '${id}' sets no condition: it matches no machine`,
+          'give unknown: true, arch, macPrefix, manufacturer or product', 'key')
+      }
     }
   }
   checkProtectedInRequired(data, r, protectedIds, members)
 }
 
+/**
+ * Whether one machine can match both entries. An entry matches a machine when every identifier it gives is the
+ * machine's (src/policy/match.ts): so two entries can meet when they share an identifier and none differs.
+ */
 function sameMachine (a: Ident, b: Ident): string | undefined {
-  if (a.mac !== undefined && a.mac === b.mac) return a.mac
-  if (a.uuid !== undefined && a.uuid === b.uuid) return a.uuid
-  if (a.serial !== undefined && a.serial === b.serial) return `serial ${a.serial}`
-  return undefined
+  let shared: string | undefined
+  for (const k of ['mac', 'uuid', 'serial'] as const) {
+    const x = a[k]
+    const y = b[k]
+    if (x === undefined || y === undefined) continue
+    if (x !== y) return undefined
+    shared ??= k === 'serial' ? `serial ${x}` : x
+  }
+  return shared
 }
 
 function checkProtectedInRequired (data: Obj, r: Reporter, prot: Ident[], members: Map<string, Ident[]>): void {
