@@ -1,0 +1,184 @@
+// `netboot serve`: load and watch the config, open the state store, start every enabled service, and run
+// until SIGTERM/SIGINT. SIGHUP re-reads the config now. Exit codes: 0 stopped cleanly, 1 bad config or
+// failure, 2 a port could not be bound (BindError: the message says what to do) or bad arguments.
+import { parseArgs } from 'node:util'
+import type { CliCommand, CliIO } from './command.js'
+import { build, type App } from '../app.js'
+import { BindError } from '../errors.js'
+import { createLogger, type Logger } from '../log.js'
+import { systemClock } from '../clock.js'
+import { EMBEDDED_CONFIG_PATH } from '../config/load.js'
+import { watchConfig, type WatchedConfig } from '../config/watch.js'
+import { formatIssue, type ConfigIssue } from '../config/issues.js'
+import type { AppConfig } from '../config/schema.js'
+import { openStore, storeDir } from '../store/index.js'
+import type { Store } from '../store/types.js'
+import type { Service } from '../service.js'
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+/** How long stop() may take before the daemon exits anyway (a hung socket close must not block systemd). */
+const STOP_TIMEOUT_MS = 10_000
+
+const usage = `usage: netboot serve [--config FILE] [--log-level LEVEL]
+
+Run the appliance: proxyDHCP (or full DHCP), TFTP and HTTP as the config enables them, until SIGTERM or
+SIGINT (Ctrl-C). Logs are JSON lines on stdout (pino); pipe them through \`npx pino-pretty\` to read them.
+
+options:
+  --config FILE      the appliance config (default: the embedded ${EMBEDDED_CONFIG_PATH})
+                     edits are picked up within 2 s; an invalid edit keeps the last good config running
+  --log-level LEVEL  ${LEVELS.join(', ')} (default: info, or env NETBOOT_LOG_LEVEL)
+
+signals: SIGTERM/SIGINT stop the services and exit 0 (a second one exits at once); SIGHUP re-reads the config.
+exit codes: 0 stopped cleanly, 1 invalid config or another failure, 2 a port cannot be bound or bad arguments.`
+
+interface ServeArgs { config: string, logLevel?: string }
+
+function parse (argv: string[], io: CliIO): ServeArgs | number {
+  try {
+    const { values } = parseArgs({
+      args: argv, allowPositionals: false, strict: true,
+      options: { config: { type: 'string', short: 'c' }, 'log-level': { type: 'string' } }
+    })
+    const logLevel = values['log-level']
+    if (logLevel !== undefined && !LEVELS.includes(logLevel)) throw new Error(`--log-level must be one of ${LEVELS.join(', ')}`)
+    return { config: values.config ?? EMBEDDED_CONFIG_PATH, logLevel }
+  } catch (err) {
+    io.err(`netboot serve: ${(err as Error).message}`)
+    io.err('run `netboot serve --help` for usage')
+    return 2
+  }
+}
+
+/** What a service listens on, for the start-up log (a service may describe itself; else read from config). */
+export function listenDescription (s: Service, cfg: AppConfig): string {
+  const own = (s as Service & { describe?: () => string }).describe
+  if (typeof own === 'function') return own.call(s)
+  const b = cfg.server.bind
+  switch (s.name) {
+    case 'http': return `http://${b}:${cfg.ports.http} (advertised as ${cfg.httpBaseUrl})`
+    case 'tftp': return `udp ${b}:${cfg.ports.tftp}, root ${cfg.tftp.root}`
+    case 'dhcp': return cfg.dhcp.mode === 'proxy'
+      ? `udp ${b}:${cfg.ports.dhcp} and ${b}:${cfg.ports.proxyDhcp} (proxyDHCP, advertising ${cfg.server.address})`
+      : `udp ${b}:${cfg.ports.dhcp} (full DHCP, advertising ${cfg.server.address})`
+    default: return 'no sockets'
+  }
+}
+
+/** Settings read once at start-up: a reload that changes them is applied only after a restart. */
+function restartOnly (cfg: AppConfig): string {
+  return JSON.stringify([cfg.server.bind, cfg.ports, cfg.paths.state, cfg.dhcp.mode, cfg.tftp.enabled, cfg.http.enabled])
+}
+
+async function loadConfig (path: string, log: Logger, io: CliIO): Promise<WatchedConfig | number> {
+  try {
+    return await watchConfig(path, { log })
+  } catch (err) {
+    const issues = (err as { issues?: ConfigIssue[] }).issues
+    if (issues === undefined) throw err
+    io.err(`netboot serve: invalid config ${path}: ${issues.length} error${issues.length === 1 ? '' : 's'}`)
+    for (const i of issues) io.err(formatIssue(i))
+    io.err('fix them (`netboot check-config FILE` re-checks) and start again')
+    return 1
+  }
+}
+
+async function openState (cfg: AppConfig, io: CliIO): Promise<Store | number> {
+  try {
+    return await openStore(cfg)
+  } catch (err) {
+    io.err(`netboot serve: ${(err as Error).message}`)
+    return 1
+  }
+}
+
+async function startApp (app: App, io: CliIO, log: Logger): Promise<number> {
+  try {
+    await app.start()
+    return 0
+  } catch (err) {
+    if (err instanceof BindError || (err as { code?: string }).code === 'NB_ERR_BIND') {
+      io.err(`netboot serve: ${(err as Error).message}`)
+      return 2
+    }
+    log.error({ err }, 'start-up failed')
+    io.err(`netboot serve: start-up failed: ${(err as Error).message}`)
+    return 1
+  }
+}
+
+export async function serve (argv: string[], io: CliIO): Promise<number> {
+  const args = parse(argv, io)
+  if (typeof args === 'number') return args
+  const log = createLogger({ level: args.logLevel })
+  const watched = await loadConfig(args.config, log, io)
+  if (typeof watched === 'number') return watched
+  const cfg = watched.holder.current()
+  const store = await openState(cfg, io)
+  if (typeof store === 'number') { watched.close(); return store }
+
+  const app = build({ config: watched.holder, store, log, clock: systemClock })
+  const started = await startApp(app, io, log)
+  if (started !== 0) {
+    await store.close().catch(() => {})
+    watched.close()
+    return started
+  }
+  for (const s of app.services) log.info({ service: s.name, listen: listenDescription(s, cfg) }, `${s.name} listening on ${listenDescription(s, cfg)}`)
+  log.info({ config: cfg.source, state: storeDir(cfg), services: app.services.map(s => s.name), pid: process.pid }, 'netboot started')
+
+  const startedWith = restartOnly(cfg)
+  const unwatch = watched.holder.onChange((next) => {
+    if (restartOnly(next) !== startedWith) log.warn('config changed server.bind, ports, paths.state, dhcp.mode or tftp/http enabled: restart netboot to apply those')
+  })
+  return await runUntilSignal(log, watched, async () => {
+    unwatch()
+    await app.stop()
+    await store.close()
+    watched.close()
+  })
+}
+
+/** Resolve with the exit code once a stop signal has been handled; a second signal exits at once. */
+async function runUntilSignal (log: Logger, watched: WatchedConfig, stop: () => Promise<void>): Promise<number> {
+  // Nothing else may hold the event loop open when every service is disabled: keep it alive ourselves.
+  const keepAlive = setInterval(() => {}, 1 << 30)
+  const onHup = (): void => {
+    log.info('SIGHUP: re-reading the config')
+    watched.reload().catch((err) => log.error({ err }, 'config reload failed'))
+  }
+  process.on('SIGHUP', onHup)
+  const signal = await new Promise<NodeJS.Signals>(resolve => {
+    process.once('SIGTERM', () => resolve('SIGTERM'))
+    process.once('SIGINT', () => resolve('SIGINT'))
+  })
+  process.off('SIGHUP', onHup)
+  const force = (again: NodeJS.Signals): void => {
+    log.warn({ signal: again }, 'second signal: exiting without a clean stop')
+    process.exit(1)
+  }
+  process.once('SIGTERM', force)
+  process.once('SIGINT', force)
+  log.info({ signal }, 'stopping')
+  const timer = setTimeout(() => { log.error(`stop took over ${STOP_TIMEOUT_MS} ms: exiting anyway`); process.exit(1) }, STOP_TIMEOUT_MS)
+  try {
+    await stop()
+    log.info('stopped')
+    return 0
+  } catch (err) {
+    log.error({ err }, 'stop failed')
+    return 1
+  } finally {
+    clearTimeout(timer)
+    clearInterval(keepAlive)
+    process.off('SIGTERM', force)
+    process.off('SIGINT', force)
+  }
+}
+
+export const command: CliCommand = {
+  name: 'serve',
+  summary: 'run the appliance (proxyDHCP, TFTP, HTTP) until stopped',
+  usage,
+  run: serve
+}
