@@ -60,7 +60,9 @@ export const HttpSchema = Type.Object({
   enabled: Type.Boolean({ default: true }),
   adminToken: Type.Optional(Str('bearer token for the admin API (or env NETBOOT_ADMIN_TOKEN); without one the admin API answers only on loopback')),
   pxePassword: Type.Optional(Str('password asked before the menu of available deployments (ConfigMgr "PXE password")')),
-  menuTimeoutSeconds: Type.Integer({ minimum: 0, maximum: 3600, default: 10, description: 'menu of available deployments falls through to the local disk after this' })
+  menuTimeoutSeconds: Type.Integer({ minimum: 0, maximum: 3600, default: 10, description: 'menu of available deployments falls through to the local disk after this' }),
+  captureToken: Type.Optional(Str('token capture media (netboot media build --capture) present to upload a captured image; without it only deployments with a capture step can upload')),
+  uploadExpiryHours: Type.Optional(Type.Integer({ minimum: 1, maximum: 8760, description: 'an unfinished capture upload untouched this long is deleted (default 24)' }))
 }, { additionalProperties: false, default: {} })
 
 export const BootLoadersSchema = Type.Object({
