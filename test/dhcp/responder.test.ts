@@ -1,0 +1,180 @@
+// The per-packet pipeline without sockets: inventory, gate, store failures, full-mode DORA and leases.
+import t from 'tap'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Responder, type Reply } from '../../src/dhcp/responder.js'
+import { decode, encode, type DhcpPacket } from '../../src/dhcp/packet.js'
+import { MessageType, Opt, optIp } from '../../src/dhcp/options.js'
+import { createMemoryStore } from '../../src/store/memory.js'
+import { openLevelStore } from '../../src/store/level.js'
+import { createBrokenStore, failingStore } from '../../src/store/broken.js'
+import { fixedClock } from '../../src/clock.js'
+import { silentLogger } from '../../src/log.js'
+import type { AppConfig } from '../../src/config/schema.js'
+import type { Store } from '../../src/store/types.js'
+import type { DhcpGate } from '../../src/policy/types.js'
+import { FULL, SERVER, clientPacket, testConfig, type ClientSpec } from './helpers.js'
+
+function harness (cfg: AppConfig, store: Store = createMemoryStore(), gate: DhcpGate = { shouldAnswer: async () => true }) {
+  let current = cfg
+  const sent: Reply[] = []
+  const clock = fixedClock('2026-03-01T10:00:00Z')
+  const ctx = { config: { current: () => current, status: () => ({}) as any, onChange: () => () => {} }, store, log: silentLogger, clock }
+  const r = new Responder(ctx, gate, async (x) => { sent.push(x) })
+  const ask = async (s: ClientSpec, via: 'dhcp' | 'proxy' = 'dhcp'): Promise<DhcpPacket | undefined> => {
+    const before = sent.length
+    await r.handle(encode(clientPacket(s)), { address: s.ciaddr ?? '0.0.0.0', port: via === 'proxy' ? 4011 : 68 }, via)
+    // Concurrent asks: pick the reply to this MAC among those sent since.
+    const mine = sent.slice(before).map(x => decode(x.buf)).filter(p => p.chaddr.equals(clientPacket(s).chaddr))
+    return mine[mine.length - 1]
+  }
+  return { r, sent, clock, store, ask, setConfig: (c: AppConfig) => { current = c } }
+}
+
+const mt = (p: DhcpPacket | undefined) => p?.options.get(Opt.MESSAGE_TYPE)?.[0]
+
+t.test('proxy: records the machine on first contact, rate-limits rewrites, answers', async t => {
+  const h = harness(testConfig())
+  const writes: string[] = []
+  const rs = h.store.machines.recordSighting.bind(h.store.machines)
+  h.store.machines.recordSighting = async (s, at) => { writes.push(at.toISOString()); return await rs(s, at) }
+  const offer = await h.ask({ arch: 7, mac: '52:54:00:aa:00:01' })
+  t.equal(mt(offer), MessageType.OFFER)
+  t.match(await h.store.machines.get('52:54:00:aa:00:01'), {
+    mac: '52:54:00:aa:00:01', arch: 'efi-x64', uuid: '8a2f6d1e-3b4c-4d5e-9f60-7a8b9c0d1e2f',
+    vendorClass: 'PXEClient:Arch:00007:UNDI:003016', firstSeen: '2026-03-01T10:00:00.000Z'
+  })
+  await h.ask({ arch: 7, mac: '52:54:00:aa:00:01' })
+  t.equal(writes.length, 1, 'a retry 0 s later is not rewritten')
+  h.clock.advance(10_000)
+  await h.ask({ arch: 7, mac: '52:54:00:aa:00:01' })
+  t.equal(writes.length, 2, 'written again after 10 s')
+  t.match(await h.store.machines.get('52:54:00:aa:00:01'), { lastSeen: '2026-03-01T10:00:10.000Z' })
+  t.equal(h.sent.length, 3, 'every DISCOVER answered')
+})
+
+t.test('proxy: non-PXE clients are neither answered nor recorded', async t => {
+  const h = harness(testConfig())
+  t.equal(await h.ask({ vendorClass: 'MSFT 5.0', arch: null }), undefined)
+  t.same(await h.store.machines.list(), [])
+})
+
+t.test('store failure: warn, send nothing (DESIGN.md rule 3)', async t => {
+  const h = harness(testConfig(), createBrokenStore())
+  t.equal(await h.ask({ arch: 0 }), undefined)
+  t.equal(h.sent.length, 0)
+})
+
+t.test('the gate decides: a refused client gets nothing but is still inventoried', async t => {
+  const asked: string[] = []
+  const h = harness(testConfig(), createMemoryStore(), { shouldAnswer: async (c) => { asked.push(c.mac); return 'unknown machine' } })
+  t.equal(await h.ask({ arch: 0, mac: '52:54:00:aa:00:02' }), undefined)
+  t.same(asked, ['52:54:00:aa:00:02'])
+  t.ok(await h.store.machines.get('52:54:00:aa:00:02'), 'inventoried')
+  const thrower = harness(testConfig(), createMemoryStore(), { shouldAnswer: async () => { throw new Error('boom') } })
+  t.equal(await thrower.ask({ arch: 0 }), undefined, 'a failing gate means silence')
+})
+
+t.test('garbage and other servers\' replies are dropped without a reply', async t => {
+  const h = harness(testConfig())
+  await h.r.handle(Buffer.from('not a dhcp packet'), { address: '10.0.0.9', port: 68 }, 'dhcp')
+  const offer = clientPacket(); offer.op = 2
+  await h.r.handle(encode(offer), { address: '10.0.0.9', port: 67 }, 'dhcp')
+  t.equal(h.sent.length, 0)
+})
+
+t.test('hot reload: mode off silences, response delay applies', async t => {
+  const h = harness(testConfig())
+  h.setConfig(testConfig({ dhcp: { mode: 'off' } }))
+  t.equal(await h.ask({ arch: 0 }), undefined, 'off after reload')
+  h.setConfig(testConfig({ dhcp: { responseDelayMs: 150 } }))
+  const started = Date.now()
+  t.ok(await h.ask({ arch: 0 }))
+  t.ok(Date.now() - started >= 140, 'the reply waited for responseDelayMs')
+})
+
+t.test('full mode: DORA, renew, INIT-REBOOT, NAK, INFORM, RELEASE, DECLINE', async t => {
+  const h = harness(testConfig({ dhcp: { mode: 'full', full: FULL } }))
+  const mac = '52:54:00:bb:00:01'
+  const offer = await h.ask({ mac, vendorClass: null, arch: null })
+  t.equal(mt(offer), MessageType.OFFER)
+  const ip = offer?.yiaddr as string
+  t.equal(ip, '10.99.0.100')
+  t.equal(offer?.file, '', 'non-PXE: no boot file')
+  t.equal(optIp(offer!.options, Opt.ROUTER), '10.99.0.1')
+  t.equal(offer?.options.get(Opt.LEASE_TIME)?.readUInt32BE(0), 600)
+  t.match(await h.store.leases.get(mac), { ip, state: 'offered' })
+  t.equal(await h.ask({ mac: '52:54:00:bb:00:02', vendorClass: null, arch: null, type: MessageType.REQUEST, requested: ip, serverId: SERVER }) !== undefined, true)
+  t.equal(mt(h.sent.length > 0 ? decode(h.sent[h.sent.length - 1].buf) : undefined), MessageType.NAK, 'another MAC asking for the offered address gets NAK')
+  const ack = await h.ask({ mac, vendorClass: null, arch: null, type: MessageType.REQUEST, requested: ip, serverId: SERVER })
+  t.equal(mt(ack), MessageType.ACK); t.equal(ack?.yiaddr, ip)
+  t.match(await h.store.leases.get(mac), { ip, state: 'bound', expiresAt: '2026-03-01T10:10:00.000Z' })
+  h.clock.advance(300_000)
+  const renew = await h.ask({ mac, vendorClass: null, arch: null, type: MessageType.REQUEST, ciaddr: ip })
+  t.equal(mt(renew), MessageType.ACK, 'RENEWING'); t.equal(h.sent[h.sent.length - 1].to.address, ip, 'unicast to ciaddr')
+  t.match(await h.store.leases.get(mac), { expiresAt: '2026-03-01T10:15:00.000Z' })
+  t.equal(mt(await h.ask({ mac, vendorClass: null, arch: null, type: MessageType.REQUEST, requested: ip })), MessageType.ACK, 'INIT-REBOOT with the right address')
+  t.equal(mt(await h.ask({ mac, vendorClass: null, arch: null, type: MessageType.REQUEST, requested: '10.99.0.105' })), MessageType.NAK, 'INIT-REBOOT with the wrong address')
+  t.equal(await h.ask({ mac: '52:54:00:bb:00:09', vendorClass: null, arch: null, type: MessageType.REQUEST, requested: '10.99.0.105' }), undefined, 'INIT-REBOOT from a stranger: silent')
+  t.equal(await h.ask({ mac, vendorClass: null, arch: null, type: MessageType.REQUEST, requested: ip, serverId: '10.99.0.2' }), undefined, 'chose another server: silent')
+  const inform = await h.ask({ mac: '52:54:00:bb:00:03', vendorClass: null, arch: null, type: MessageType.INFORM, ciaddr: '10.99.0.50' })
+  t.equal(mt(inform), MessageType.ACK); t.equal(inform?.yiaddr, '0.0.0.0'); t.notOk(inform?.options.has(Opt.LEASE_TIME), 'INFORM: no lease time')
+  // RELEASE frees the address but the client gets it back next time.
+  t.equal(await h.ask({ mac, vendorClass: null, arch: null, type: MessageType.RELEASE, ciaddr: ip }), undefined)
+  t.match(await h.store.leases.get(mac), { state: 'released' })
+  t.equal((await h.ask({ mac, vendorClass: null, arch: null }))?.yiaddr, ip, 'same address after RELEASE')
+  // DECLINE: the address is taken out of the pool for everyone for a while.
+  await h.ask({ mac, vendorClass: null, arch: null, type: MessageType.REQUEST, requested: ip, serverId: SERVER })
+  t.equal(await h.ask({ mac, vendorClass: null, arch: null, type: MessageType.DECLINE, requested: ip, serverId: SERVER }), undefined)
+  const next = await h.ask({ mac, vendorClass: null, arch: null })
+  t.not(next?.yiaddr, ip, 'declined address not offered again')
+  t.equal((await h.ask({ mac: '52:54:00:bb:00:04', vendorClass: null, arch: null }))?.yiaddr !== ip, true, 'nor to anyone else')
+})
+
+t.test('full mode: PXE clients get address and boot file in one OFFER', async t => {
+  const h = harness(testConfig({ dhcp: { mode: 'full', full: FULL } }))
+  const offer = await h.ask({ arch: 7, mac: '52:54:00:cc:00:01' })
+  t.equal(offer?.yiaddr, '10.99.0.100'); t.equal(offer?.file, 'ipxe.efi'); t.equal(offer?.siaddr, SERVER)
+})
+
+t.test('full mode: 40 concurrent clients on a 20-address pool never share an address', async t => {
+  const h = harness(testConfig({ dhcp: { mode: 'full', full: FULL } }))
+  const macs = Array.from({ length: 40 }, (_, i) => `52:54:00:dd:00:${i.toString(16).padStart(2, '0')}`)
+  const offers = await Promise.all(macs.map(mac => h.ask({ mac, vendorClass: null, arch: null })))
+  const ips = offers.filter(o => o !== undefined).map(o => o!.yiaddr)
+  t.equal(ips.length, 20, 'the pool has 20 addresses: 20 offers, 20 silences')
+  t.equal(new Set(ips).size, 20, 'all distinct')
+  const acks = await Promise.all(macs.map((mac, i) => offers[i] === undefined ? undefined
+    : h.ask({ mac, vendorClass: null, arch: null, type: MessageType.REQUEST, requested: offers[i]!.yiaddr, serverId: SERVER })))
+  t.equal(acks.filter(a => mt(a) === MessageType.ACK).length, 20)
+  const leases = (await h.store.leases.list()).filter(l => l.state === 'bound')
+  t.equal(new Set(leases.map(l => l.ip)).size, 20, 'stored leases distinct')
+})
+
+t.test('full mode: a failed lease write sends nothing and is undone', async t => {
+  let broken = true
+  const h = harness(testConfig({ dhcp: { mode: 'full', full: FULL } }), failingStore(createMemoryStore(), (c, m) => broken && c === 'leases' && m === 'put'))
+  t.equal(await h.ask({ vendorClass: null, arch: null, mac: '52:54:00:ee:00:01' }), undefined)
+  broken = false
+  t.equal((await h.ask({ vendorClass: null, arch: null, mac: '52:54:00:ee:00:02' }))?.yiaddr, '10.99.0.101', 'next client')
+  t.equal((await h.ask({ vendorClass: null, arch: null, mac: '52:54:00:ee:00:01' }))?.yiaddr, '10.99.0.102', 'the first one was not left holding an address')
+})
+
+t.test('full mode: leases survive a restart (level store)', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'nbd-leases-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const cfg = testConfig({ dhcp: { mode: 'full', full: FULL } })
+  const mac = '52:54:00:ff:00:01'
+  let store = await openLevelStore(dir)
+  let h = harness(cfg, store)
+  await h.ask({ vendorClass: null, arch: null, mac: '52:54:00:ff:00:00' })
+  const ip = (await h.ask({ vendorClass: null, arch: null, mac }))!.yiaddr
+  t.equal(mt(await h.ask({ vendorClass: null, arch: null, mac, type: MessageType.REQUEST, requested: ip, serverId: SERVER })), MessageType.ACK)
+  await store.close()
+  store = await openLevelStore(dir)
+  t.teardown(() => store.close())
+  h = harness(cfg, store)
+  t.equal(mt(await h.ask({ vendorClass: null, arch: null, mac, type: MessageType.REQUEST, ciaddr: ip })), MessageType.ACK, 'renewal after restart')
+  t.equal((await h.ask({ vendorClass: null, arch: null, mac: '52:54:00:ff:00:02' }))!.yiaddr !== ip, true, 'a new client does not get the bound address')
+})
