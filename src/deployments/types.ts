@@ -6,6 +6,9 @@ import type { Step } from '../config/schema.js'
 export type ResolvedStep = Step & {
   /** 0-based position in the sequence */
   index: number
+  /** applyImage: the image index inside the WIM. The config step's own `index` field is shadowed by the
+   *  0-based position above, so the server copies it here; the runner reads imageIndex (default 1). */
+  imageIndex?: number
   /** applyImage: where and what to stream */
   url?: string
   size?: number
