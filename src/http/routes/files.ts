@@ -1,0 +1,35 @@
+// Boot files over HTTP: loaders (the TFTP root), the Linux PE, WinPE files and file packages. Every path a
+// client sends goes through resolveInside (no `..`, no backslash, no NUL, no symlink out of the root).
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { AppConfig } from '../../config/schema.js'
+import type { AppContext } from '../../service.js'
+import { FileMissingError } from '../errors.js'
+import { resolveInside } from '../safe-path.js'
+import { sendFile } from '../send-file.js'
+
+type Wild = FastifyRequest<{ Params: { '*': string } }>
+
+const PE_HINT = ' in the PE directory: run `netboot pe build` (or set paths.pe)'
+
+export default async function fileRoutes (app: FastifyInstance, { ctx }: { ctx: AppContext }): Promise<void> {
+  const cfg = (): AppConfig => ctx.config.current()
+
+  app.get('/loaders/*', async (req: Wild, reply) => await serve(req, reply, cfg().tftp.root, req.params['*']))
+
+  for (const name of ['vmlinuz', 'initrd.img']) {
+    app.get(`/pe/${name}`, async (req, reply) => await serve(req, reply, cfg().paths.pe, name, PE_HINT))
+  }
+
+  app.get('/winpe/*', async (req: Wild, reply) => {
+    const dir = cfg().paths.winpe
+    if (dir === undefined) throw new FileMissingError('WinPE is not configured: set paths.winpe to a directory holding wimboot, BCD, boot.sdi and boot.wim')
+    return await serve(req, reply, dir, req.params['*'])
+  })
+
+  app.get('/files/*', async (req: Wild, reply) => await serve(req, reply, cfg().paths.files, req.params['*']))
+}
+
+async function serve (req: FastifyRequest, reply: FastifyReply, root: string, rel: string, hint = ''): Promise<FastifyReply> {
+  const file = await resolveInside(root, rel, hint)
+  return await sendFile(req, reply, file)
+}
