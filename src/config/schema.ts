@@ -35,7 +35,7 @@ export const FullDhcpSchema = Type.Object({
   dns: Type.Array(Type.String({ format: 'ipv4' }), { default: [], description: 'option 6' }),
   domain: Type.Optional(Str('option 15')),
   leaseSeconds: Type.Integer({ minimum: 60, maximum: 31536000, default: 3600, description: 'option 51' })
-}, { additionalProperties: false })
+}, { additionalProperties: false, description: 'address pool and options handed out in full mode (required when mode is full)' })
 
 export const DhcpSchema = Type.Object({
   mode: Type.Union([Type.Literal('proxy'), Type.Literal('full'), Type.Literal('off')], { default: 'proxy', description: 'proxy: beside the site DHCP server; full: give addresses too; off: no DHCP' }),
@@ -45,7 +45,7 @@ export const DhcpSchema = Type.Object({
 }, { additionalProperties: false, default: {} })
 
 export const TftpSchema = Type.Object({
-  enabled: Type.Boolean({ default: true }),
+  enabled: Type.Boolean({ default: true, description: 'run the TFTP server (boot loaders for PXE ROMs)' }),
   root: Str('directory served over TFTP (boot loaders); Debian\'s ipxe package installs them in /usr/lib/ipxe', { default: '/usr/lib/ipxe' }),
   maxTransfers: Type.Integer({ minimum: 1, maximum: 100000, default: 1000, description: 'concurrent transfers overall' }),
   maxTransfersPerClient: Type.Integer({ minimum: 1, maximum: 1000, default: 8, description: 'concurrent transfers per client address' }),
@@ -57,7 +57,7 @@ export const TftpSchema = Type.Object({
 }, { additionalProperties: false, default: {} })
 
 export const HttpSchema = Type.Object({
-  enabled: Type.Boolean({ default: true }),
+  enabled: Type.Boolean({ default: true, description: 'run the HTTP server (iPXE scripts, PE, images, APIs)' }),
   adminToken: Type.Optional(Str('bearer token for the admin API (or env NETBOOT_ADMIN_TOKEN); without one the admin API answers only on loopback')),
   pxePassword: Type.Optional(Str('password asked before the menu of available deployments (ConfigMgr "PXE password")')),
   menuTimeoutSeconds: Type.Integer({ minimum: 0, maximum: 3600, default: 10, description: 'menu of available deployments falls through to the local disk after this' }),
@@ -90,27 +90,27 @@ export const DeploymentSchema = Type.Object({
 export const ImageSchema = Type.Object({
   id: Id('image id, named by applyImage steps'),
   file: Str('WIM file name inside the image store'),
-  description: Type.Optional(Type.String())
+  description: Type.Optional(Str('free text for people'))
 }, { additionalProperties: false })
 
 const StepBase = {
   name: Type.Optional(Str('label shown in progress and logs')),
-  continueOnError: Type.Optional(Type.Boolean({ default: false }))
+  continueOnError: Type.Optional(Type.Boolean({ default: false, description: 'a failure of this step does not fail the task sequence' }))
 }
 export const StepSchema = Type.Union([
-  Type.Object({ type: Type.Literal('partition'), ...StepBase, disk: Type.Optional(Str('target disk, default: first fixed disk')), scheme: Type.Union([Type.Literal('auto'), Type.Literal('gpt'), Type.Literal('mbr')], { default: 'auto', description: 'auto: GPT + EFI system partition on UEFI, MBR on BIOS' }), filesystem: Type.Union([Type.Literal('ntfs'), Type.Literal('ext4')], { default: 'ntfs' }) }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('partition'), ...StepBase, disk: Type.Optional(Str('target disk, default: first fixed disk')), scheme: Type.Union([Type.Literal('auto'), Type.Literal('gpt'), Type.Literal('mbr')], { default: 'auto', description: 'auto: GPT + EFI system partition on UEFI, MBR on BIOS' }), filesystem: Type.Union([Type.Literal('ntfs'), Type.Literal('ext4')], { default: 'ntfs', description: 'file system of the main (OS) partition' }) }, { additionalProperties: false }),
   Type.Object({ type: Type.Literal('applyImage'), ...StepBase, image: Id('image id'), index: Type.Integer({ minimum: 1, default: 1, description: 'image index inside the WIM' }) }, { additionalProperties: false }),
   Type.Object({ type: Type.Literal('applyFiles'), ...StepBase, source: Str('path under paths.files'), destination: Str('path on the target volume') }, { additionalProperties: false }),
   Type.Object({ type: Type.Literal('setComputerName'), ...StepBase, computerName: Str('name, may use variables like ${serial}') }, { additionalProperties: false }),
   Type.Object({ type: Type.Literal('runCommand'), ...StepBase, command: Str('shell command run in the PE; the target volume is mounted at $TARGET') }, { additionalProperties: false }),
   Type.Object({ type: Type.Literal('reboot'), ...StepBase }, { additionalProperties: false }),
-  Type.Object({ type: Type.Literal('capture'), ...StepBase, image: Id('id of the new image'), volume: Str('volume to capture, "auto" = largest NTFS volume', { default: 'auto' }), imageName: Type.Optional(Type.String()), compression: Type.Union([Type.Literal('none'), Type.Literal('xpress'), Type.Literal('lzx'), Type.Literal('lzms')], { default: 'lzx' }) }, { additionalProperties: false })
+  Type.Object({ type: Type.Literal('capture'), ...StepBase, image: Id('id of the new image'), volume: Str('volume to capture, "auto" = largest NTFS volume', { default: 'auto' }), imageName: Type.Optional(Str('name stored in the WIM\'s XML catalogue')), compression: Type.Union([Type.Literal('none'), Type.Literal('xpress'), Type.Literal('lzx'), Type.Literal('lzms')], { default: 'lzx', description: 'WIM compression (lzms: smallest, slowest)' }) }, { additionalProperties: false })
 ])
 
 export const TaskSequenceSchema = Type.Object({
   id: Id('task sequence id'),
-  name: Type.Optional(Type.String()),
-  variables: Type.Record(Type.String(), Type.String(), { default: {} }),
+  name: Type.Optional(Str('label shown in menus and progress')),
+  variables: Type.Record(Type.String(), Type.String(), { default: {}, description: 'values steps can use as ${NAME}, besides the built-in machine ones' }),
   steps: Type.Array(StepSchema, { minItems: 1 })
 }, { additionalProperties: false })
 
@@ -123,24 +123,24 @@ export const MachineRefSchema = Type.Object({
 
 export const RuleSchema = Type.Object({
   unknown: Type.Optional(Type.Boolean({ description: 'machines in no other collection (ConfigMgr "All Unknown Computers")' })),
-  arch: Type.Optional(Type.Union(ARCHES.map(a => Type.Literal(a)))),
+  arch: Type.Optional(Type.Union(ARCHES.map(a => Type.Literal(a)), { description: 'client architecture (DHCP option 93)' })),
   macPrefix: Type.Optional(Str('e.g. "52:54:00"')),
-  manufacturer: Type.Optional(Type.String()),
-  product: Type.Optional(Type.String())
+  manufacturer: Type.Optional(Str('SMBIOS system manufacturer, as the PE reports it')),
+  product: Type.Optional(Str('SMBIOS product name, as the PE reports it'))
 }, { additionalProperties: false, minProperties: 1 })
 
 export const CollectionSchema = Type.Object({
   id: Id('collection id'),
-  name: Type.Optional(Type.String()),
-  members: Type.Array(MachineRefSchema, { default: [] }),
-  rules: Type.Array(RuleSchema, { default: [] })
+  name: Type.Optional(Str('label for people')),
+  members: Type.Array(MachineRefSchema, { default: [], description: 'machines by identity: an entry matches a machine when every identifier it gives matches' }),
+  rules: Type.Array(RuleSchema, { default: [], description: 'machines by property: a rule matches when all its conditions hold; the collection takes every machine any rule matches' })
 }, { additionalProperties: false })
 
 export const AdvertisementSchema = Type.Object({
   id: Id('advertisement id'),
   taskSequence: Id('task sequence id'),
   collection: Id('collection id'),
-  purpose: Type.Union([Type.Literal('required'), Type.Literal('available')], { default: 'available' }),
+  purpose: Type.Union([Type.Literal('required'), Type.Literal('available')], { default: 'available', description: 'required: runs at the next PXE boot; available: offered in the boot menu' }),
   start: Type.Optional(Str('ISO 8601 time before which it is not offered', { format: 'date-time' })),
   expires: Type.Optional(Str('ISO 8601 time after which it is not offered', { format: 'date-time' })),
   rerun: Type.Union([Type.Literal('never'), Type.Literal('always'), Type.Literal('ifFailed')], { default: 'never', description: 'after a deployment ends: never run again, always, or only if it failed' })
