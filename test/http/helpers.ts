@@ -9,6 +9,7 @@ import type { AppConfig } from '../../src/config/schema.js'
 import type { ConfigHolder } from '../../src/config/holder.js'
 import type { AppContext } from '../../src/service.js'
 import { createMemoryStore } from '../../src/store/memory.js'
+import type { Store } from '../../src/store/types.js'
 import { fixedClock } from '../../src/clock.js'
 import { silentLogger } from '../../src/log.js'
 import { buildHttpApp } from '../../src/http/app.js'
@@ -50,7 +51,13 @@ export async function configFor (dir: string, extraYaml: string): Promise<AppCon
   return r.config
 }
 
-export async function makeLab (t: TapLike, extraYaml = '', deps?: Partial<HttpDeps>): Promise<Lab> {
+export interface LabOptions {
+  deps?: Partial<HttpDeps>
+  /** wrap the memory store (e.g. failingStore) */
+  store?: (inner: Store) => Store
+}
+
+export async function makeLab (t: TapLike, extraYaml = '', opts: LabOptions = {}): Promise<Lab> {
   const dir = await mkdtemp(join(tmpdir(), 'nbh-http-'))
   t.teardown(async () => await rm(dir, { recursive: true, force: true }))
   const dirs = {
@@ -65,8 +72,10 @@ export async function makeLab (t: TapLike, extraYaml = '', deps?: Partial<HttpDe
     onChange: () => () => {}
   }
   const clock = fixedClock('2026-03-01T12:00:00Z')
-  const ctx: AppContext = { config: holder, store: createMemoryStore(), log: silentLogger, clock }
-  const app = await buildHttpApp(ctx, deps)
+  const mem = createMemoryStore()
+  const store = opts.store === undefined ? mem : opts.store(mem)
+  const ctx: AppContext = { config: holder, store, log: silentLogger, clock }
+  const app = await buildHttpApp(ctx, opts.deps)
   t.teardown(async () => await app.close())
   return { dir, dirs, ctx, clock, app, reload: async (y) => { cfg = await configFor(dir, y) } }
 }
