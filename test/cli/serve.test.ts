@@ -1,0 +1,107 @@
+// `netboot serve` as an admin runs it: starts on a config, answers, stops on SIGTERM; clear failures for a
+// taken port, an invalid config and a state store held by another daemon. Everything binds 127.0.0.1 only.
+import t from 'tap'
+import { createSocket } from 'node:dgram'
+import { readFile, writeFile } from 'node:fs/promises'
+import { makeSite, serve } from './serve-harness.js'
+
+t.test('serve starts every enabled service, answers HTTP, and stops cleanly on SIGTERM', async t => {
+  const site = await makeSite(t)
+  const d = serve(t, ['--config', site.config])
+  const started = await d.waitLog(/^netboot started$/)
+  t.match(started, { config: site.config, state: `${site.dir}/state/db`, pid: d.proc.pid })
+  const services = started.services as string[]
+  t.ok(services.length > 0, `services started: ${services.join(', ')}`)
+  for (const s of services) {
+    const line = d.logs.find(l => l.service === s && typeof l.listen === 'string')
+    t.ok(line, `a "listening on" line for ${s}`)
+  }
+  if (services.includes('dhcp')) {
+    t.match(d.logs.find(l => l.service === 'dhcp' && l.listen !== undefined), { listen: `udp 127.0.0.1:${site.ports.dhcp} and 127.0.0.1:${site.ports.proxyDhcp} (proxyDHCP, advertising 127.0.0.1)` })
+  }
+  if (services.includes('http')) {
+    const res = await fetch(`http://127.0.0.1:${site.ports.http}/healthz`)
+    t.equal(res.status, 200, 'GET /healthz answers 200')
+    await res.body?.cancel()
+  }
+  d.proc.kill('SIGTERM')
+  const end = await d.exited
+  t.same(end, { code: 0, signal: null }, 'exit 0 after SIGTERM')
+  t.ok(d.logs.some(l => l.msg === 'stopping' && l.signal === 'SIGTERM'))
+  t.ok(d.logs.some(l => l.msg === 'stopped'))
+  t.equal(d.stderr(), '', 'nothing on stderr')
+})
+
+t.test('SIGINT stops it too; SIGHUP re-reads the config first', async t => {
+  const site = await makeSite(t, 'dhcp:\n  mode: off\n')
+  const d = serve(t, ['--config', site.config, '--log-level', 'info'])
+  await d.waitLog(/^netboot started$/)
+  d.proc.kill('SIGHUP')
+  await d.waitLog(/^SIGHUP: re-reading the config$/)
+  await d.waitLog(/^config reloaded$/)
+  t.notOk(d.logs.some(l => l.service === 'dhcp' && l.listen !== undefined), 'dhcp mode off: no DHCP service')
+  d.proc.kill('SIGINT')
+  t.same(await d.exited, { code: 0, signal: null })
+})
+
+t.test('a port already taken: exit 2 with what to do, no stack trace, nothing left bound', async t => {
+  const site = await makeSite(t)
+  const sock = createSocket('udp4')
+  await new Promise<void>((resolve, reject) => { sock.once('error', reject); sock.bind(site.ports.dhcp, '127.0.0.1', resolve) })
+  t.teardown(() => { sock.close() })
+  const d = serve(t, ['--config', site.config])
+  const end = await d.exited
+  t.equal(end.code, 2, 'exit code 2')
+  const err = d.stderr()
+  t.match(err, `cannot bind 127.0.0.1:${site.ports.dhcp} (EADDRINUSE)`)
+  t.match(err, `another program already uses port ${site.ports.dhcp}`)
+  t.match(err, /ss -lunp/)
+  t.notMatch(err, /\n\s+at /, 'no stack trace')
+  // Services started before DHCP (http, tftp) were stopped again: their ports are free for the next try.
+  const again = createSocket('udp4')
+  await new Promise<void>((resolve, reject) => { again.once('error', reject); again.bind(site.ports.tftp, '127.0.0.1', resolve) })
+  again.close()
+})
+
+t.test('an invalid config: exit 1, every error printed as file:line:column', async t => {
+  const site = await makeSite(t)
+  const good = await readFile(site.config, 'utf8')
+  await writeFile(site.config, good.replace(/^ {2}http: \d+$/m, '  http: "eighty"') + 'colections: []\n')
+  const d = serve(t, ['--config', site.config])
+  const end = await d.exited
+  t.equal(end.code, 1)
+  const err = d.stderr()
+  t.match(err, `invalid config ${site.config}: 2 errors`)
+  const httpLine = good.split('\n').findIndex(l => /^ {2}http: /.test(l)) + 1
+  const lastLine = good.split('\n').length
+  t.match(err, `${site.config}:${httpLine}:9: error: ports.http: expected an integer`, 'the port error, at its line')
+  t.match(err, `${site.config}:${lastLine}:1: error: unknown key 'colections'`, 'the unknown key, at its line')
+  t.notMatch(err, /\n\s+at /, 'no stack trace')
+})
+
+t.test('a missing config file: exit 1 saying so', async t => {
+  const d = serve(t, ['--config', '/nonexistent/nbs-appliance.yaml'])
+  t.equal((await d.exited).code, 1)
+  t.match(d.stderr(), /nbs-appliance\.yaml: error: cannot read config/)
+})
+
+t.test('a second daemon on the same state: exit 1, says another netboot process holds the db', async t => {
+  const site = await makeSite(t, 'dhcp:\n  mode: off\nhttp:\n  enabled: false\n')
+  const first = serve(t, ['--config', site.config])
+  await first.waitLog(/^netboot started$/)
+  const second = serve(t, ['--config', site.config])
+  t.equal((await second.exited).code, 1)
+  t.match(second.stderr(), `another netboot process holds ${site.dir}/state/db — is the daemon running? use the admin API or stop it`)
+  first.proc.kill('SIGTERM')
+  t.equal((await first.exited).code, 0)
+})
+
+t.test('bad arguments: exit 2 with usage hint', async t => {
+  const d = serve(t, ['--bogus'])
+  t.equal((await d.exited).code, 2)
+  t.match(d.stderr(), /Unknown option '--bogus'/)
+  t.match(d.stderr(), /netboot serve --help/)
+  const l = serve(t, ['--log-level', 'loud'])
+  t.equal((await l.exited).code, 2)
+  t.match(l.stderr(), /--log-level must be one of fatal, error/)
+})
