@@ -83,6 +83,7 @@ export function explain (input: PolicyInput): Explanation {
     const c = screen(ad, config, matches, now)
     verdicts.push(c.verdict)
     if ('ad' in c) candidates.push(c)
+    else if (c.verdict.verdict !== 'not-member') trace.push(`${adLabel(ad)} not offered: ${c.verdict.why}`)
   }
   const h: HistoryContext = { history: input.history, machine, now, timeoutMs: config.deployment.checkInTimeoutMinutes * 60_000 }
   const decision = decideAmong(candidates, input, h, trace)
