@@ -29,7 +29,7 @@ export interface Lab {
 
 interface TapLike { teardown (fn: () => unknown): void }
 
-export async function configFor (dir: string, extraYaml: string): Promise<AppConfig> {
+export async function configFor (dir: string, extraYaml: string, winpe = false): Promise<AppConfig> {
   const yaml = [
     'server:',
     '  address: 10.9.8.7',
@@ -44,6 +44,7 @@ export async function configFor (dir: string, extraYaml: string): Promise<AppCon
     `  state: ${join(dir, 'state')}`,
     `  pe: ${join(dir, 'pe')}`,
     `  files: ${join(dir, 'files')}`,
+    ...(winpe ? [`  winpe: ${join(dir, 'winpe')}`] : []),
     extraYaml
   ].join('\n')
   const r = await loadConfigText(yaml, join(dir, 'appliance.yaml'), { cwd: dir, checkFiles: false, now: new Date('2026-01-01T00:00:00Z') })
@@ -55,6 +56,8 @@ export interface LabOptions {
   deps?: Partial<HttpDeps>
   /** wrap the memory store (e.g. failingStore) */
   store?: (inner: Store) => Store
+  /** set paths.winpe to <dir>/winpe */
+  winpe?: boolean
 }
 
 export async function makeLab (t: TapLike, extraYaml = '', opts: LabOptions = {}): Promise<Lab> {
@@ -65,7 +68,7 @@ export async function makeLab (t: TapLike, extraYaml = '', opts: LabOptions = {}
     tftp: join(dir, 'tftp'), winpe: join(dir, 'winpe'), state: join(dir, 'state')
   }
   for (const d of Object.values(dirs)) await mkdir(d, { recursive: true })
-  let cfg = await configFor(dir, extraYaml)
+  let cfg = await configFor(dir, extraYaml, opts.winpe)
   const holder: ConfigHolder = {
     current: () => cfg,
     status: () => ({ ok: true, source: cfg.source, loadedAt: '2026-01-01T00:00:00.000Z', checkedAt: '2026-01-01T00:00:00.000Z', errors: [], warnings: [] }),
@@ -77,7 +80,7 @@ export async function makeLab (t: TapLike, extraYaml = '', opts: LabOptions = {}
   const ctx: AppContext = { config: holder, store, log: silentLogger, clock }
   const app = await buildHttpApp(ctx, opts.deps)
   t.teardown(async () => await app.close())
-  return { dir, dirs, ctx, clock, app, reload: async (y) => { cfg = await configFor(dir, y) } }
+  return { dir, dirs, ctx, clock, app, reload: async (y) => { cfg = await configFor(dir, y, opts.winpe) } }
 }
 
 export async function put (path: string, data: string | Buffer): Promise<void> {
