@@ -1,0 +1,28 @@
+// Runs the real DHCP service (src/dhcp/service.ts) in whatever network namespace it is started in:
+//   ip netns exec nbd-… node --import tsx test/dhcp/lab/run-service.ts '{"dhcp":{"mode":"proxy"},"stateDir":"…"}'
+// Prints "READY <dhcpPort> <proxyPort>" once bound; on SIGTERM prints "LEASES <json>" and exits 0.
+import { createService } from '../../../src/dhcp/service.js'
+import { createMemoryStore } from '../../../src/store/memory.js'
+import { openLevelStore } from '../../../src/store/level.js'
+import { staticConfig } from '../../../src/config/holder.js'
+import { createLogger } from '../../../src/log.js'
+import { systemClock } from '../../../src/clock.js'
+import { testConfig } from '../helpers.js'
+
+const spec = JSON.parse(process.argv[2] ?? '{}')
+const cfg = testConfig({ dhcp: spec.dhcp, ports: spec.ports, server: spec.server })
+const store = spec.stateDir !== undefined ? await openLevelStore(spec.stateDir) : createMemoryStore()
+const log = createLogger({ level: spec.logLevel ?? 'warn', destination: process.stderr })
+const svc = createService({ config: staticConfig(cfg), store, log, clock: systemClock })
+if (svc === undefined) throw new Error('dhcp.mode is off')
+await svc.start()
+const p = svc.ports()
+process.stdout.write(`READY ${p.dhcp} ${p.proxyDhcp}\n`)
+process.on('SIGTERM', () => {
+  void (async () => {
+    await svc.stop()
+    process.stdout.write(`LEASES ${JSON.stringify(await store.leases.list())}\n`)
+    await store.close()
+    process.exit(0)
+  })()
+})
