@@ -22,7 +22,7 @@ const STOP_TIMEOUT_MS = 10_000
 const usage = `usage: netboot serve [--config FILE] [--log-level LEVEL]
 
 Run the appliance: proxyDHCP (or full DHCP), TFTP and HTTP as the config enables them, until SIGTERM or
-SIGINT (Ctrl-C). Logs are JSON lines on stdout (pino); pipe them through \`npx pino-pretty\` to read them.
+SIGINT (Ctrl-C). Logs are JSON lines on stdout (pino): `| jq -r .msg` shows just the messages.
 
 options:
   --config FILE      the appliance config (default: the embedded ${EMBEDDED_CONFIG_PATH})
