@@ -17,7 +17,8 @@ export type DeployDecision = Extract<BootDecision, { kind: 'deploy' }>
 
 export interface Deployments extends DeploymentsAdmin {
   begin (client: ClientIdentity, decision: DeployDecision): Promise<{ deployment: Deployment, token: string }>
-  authenticate (token: string): Promise<Deployment>
+  /** The live deployment this token was issued for; with `deploymentId`, also that it is that one. 401 otherwise. */
+  authenticate (token: string, deploymentId?: string): Promise<Deployment>
   resolveTaskSequence (d: Deployment, baseUrl: string): Promise<ResolvedTaskSequence>
   reportStatus (d: Deployment, s: StepStatus): Promise<Deployment>
   appendLog (d: Deployment, text: string): Promise<Deployment>
@@ -31,7 +32,8 @@ export const LOG_TAIL_BYTES = 64 * 1024
 /**
  * Per-store shared state, so every Deployments built on one store (HTTP routes, the sweep, tests) serializes its
  * read-modify-writes on one lock and sees the same token index. The index maps SHA-256(token) → deployment id;
- * it is rebuilt from the store on first use, which is how tokens survive a daemon restart.
+ * it is rebuilt from the store on first use, which is how tokens survive a daemon restart. It holds every
+ * deployment's hash (64 hex digits each), ended ones too, so a late PE learns that its deployment ended.
  */
 interface Shared { lock: KeyedLock, tokens?: Map<string, string> }
 const sharedByStore = new WeakMap<Store, Shared>()
@@ -51,7 +53,7 @@ export function createDeployments (ctx: AppContext): Deployments {
   async function tokenIndex (): Promise<Map<string, string>> {
     if (sh.tokens !== undefined) return sh.tokens
     const index = new Map<string, string>()
-    for (const d of await store.deployments.list()) if (!isEnded(d.state)) index.set(d.tokenHash, d.id)
+    for (const d of await store.deployments.list()) index.set(d.tokenHash, d.id)
     sh.tokens ??= index
     return sh.tokens
   }
@@ -69,12 +71,10 @@ export function createDeployments (ctx: AppContext): Deployments {
     })
   }
 
-  /** Move d to `to` (checked), with the patch, and forget its token once it ended. */
+  /** Move d to `to` (checked), with the patch. Ended deployments keep their index entry: a late PE is told why. */
   async function move (d: Deployment, to: DeploymentState, patch: Partial<Deployment> = {}): Promise<Deployment> {
     assertTransition(d.id, d.state, to)
-    const next = await store.deployments.update(d.id, { ...patch, state: to, updatedAt: iso() })
-    if (isEnded(to)) (await tokenIndex()).delete(d.tokenHash)
-    return next
+    return await store.deployments.update(d.id, { ...patch, state: to, updatedAt: iso() })
   }
 
   async function fail (d: Deployment, error: string, type = 'failed'): Promise<Deployment> {
@@ -136,12 +136,13 @@ export function createDeployments (ctx: AppContext): Deployments {
       return { deployment: d, token }
     },
 
-    async authenticate (token) {
+    async authenticate (token, deploymentId) {
       const deny = (why: string): never => { throw new UnauthorizedError(`deployment token ${why}`) }
       if (typeof token !== 'string' || token === '' || token.length > 256) deny('missing or malformed')
       const id = (await tokenIndex()).get(hashToken(token))
       const d = id === undefined ? undefined : await store.deployments.get(id)
       if (d === undefined || !tokenMatches(token, d.tokenHash)) return deny('unknown')
+      if (deploymentId !== undefined && deploymentId !== d.id) return deny(`is not for deployment ${deploymentId}`)
       if (isEnded(d.state)) return deny(`of an ended deployment (${d.state})`)
       if (clock.now().getTime() >= Date.parse(d.tokenExpiresAt)) return deny(`expired at ${d.tokenExpiresAt}`)
       return d

@@ -64,6 +64,8 @@ function resolveStep (step: Step, index: number, input: ResolveInput, vars: Reco
   const out: ResolvedStep = { ...step, index }
   switch (step.type) {
     case 'applyImage': {
+      // The step's own `index` (WIM image index) would be overwritten by the position: it travels as imageIndex.
+      out.imageIndex = step.index
       out.url = `${input.baseUrl}/images/${encodeURIComponent(step.image)}`
       const entry = input.images.get(step.image)
       if (entry !== undefined) {
