@@ -32,10 +32,9 @@ export function parseRange (header: string | undefined, size: number): RangeResu
   }
   if (!DIGITS.test(a) || (b !== '' && !DIGITS.test(b))) return { kind: 'full' }
   const start = Number(a)
-  const last = b === '' ? size - 1 : Number(b)
-  if (last < start) return { kind: 'full' }          // an invalid range-spec: ignore the header (§14.1.1)
+  if (b !== '' && Number(b) < start) return { kind: 'full' }   // an invalid range-spec: ignore the header (§14.1.1)
   if (start >= size) return { kind: 'unsatisfiable' }
-  return { kind: 'partial', start, end: Math.min(last, size - 1) }
+  return { kind: 'partial', start, end: b === '' ? size - 1 : Math.min(Number(b), size - 1) }
 }
 
 /**

@@ -13,20 +13,23 @@ const PE_HINT = ' in the PE directory: run `netboot pe build` (or set paths.pe)'
 
 export default async function fileRoutes (app: FastifyInstance, { ctx }: { ctx: AppContext }): Promise<void> {
   const cfg = (): AppConfig => ctx.config.current()
+  // GET and HEAD explicitly: fastify's automatic HEAD route would read the whole stream and send length 0.
+  const get = (url: string, handler: (req: Wild, reply: FastifyReply) => Promise<FastifyReply>) =>
+    app.route({ method: ['GET', 'HEAD'], url, handler })
 
-  app.get('/loaders/*', async (req: Wild, reply) => await serve(req, reply, cfg().tftp.root, req.params['*']))
+  get('/loaders/*', async (req: Wild, reply) => await serve(req, reply, cfg().tftp.root, req.params['*']))
 
   for (const name of ['vmlinuz', 'initrd.img']) {
-    app.get(`/pe/${name}`, async (req, reply) => await serve(req, reply, cfg().paths.pe, name, PE_HINT))
+    get(`/pe/${name}`, async (req, reply) => await serve(req, reply, cfg().paths.pe, name, PE_HINT))
   }
 
-  app.get('/winpe/*', async (req: Wild, reply) => {
+  get('/winpe/*', async (req: Wild, reply) => {
     const dir = cfg().paths.winpe
     if (dir === undefined) throw new FileMissingError('WinPE is not configured: set paths.winpe to a directory holding wimboot, BCD, boot.sdi and boot.wim')
     return await serve(req, reply, dir, req.params['*'])
   })
 
-  app.get('/files/*', async (req: Wild, reply) => await serve(req, reply, cfg().paths.files, req.params['*']))
+  get('/files/*', async (req: Wild, reply) => await serve(req, reply, cfg().paths.files, req.params['*']))
 }
 
 async function serve (req: FastifyRequest, reply: FastifyReply, root: string, rel: string, hint = ''): Promise<FastifyReply> {

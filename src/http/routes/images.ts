@@ -9,7 +9,8 @@ import { sendFile, type FileMeta } from '../send-file.js'
 const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 
 export default async function imageRoutes (app: FastifyInstance, { ctx }: { ctx: AppContext }): Promise<void> {
-  app.get('/images/:id', async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
+  // GET and HEAD explicitly: fastify's automatic HEAD route would read the whole stream and send length 0.
+  app.route({ method: ['GET', 'HEAD'], url: '/images/:id', handler: async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
     const cfg = ctx.config.current()
     const id = req.params.id
     if (!ID.test(id)) throw new FileMissingError(`no image ${JSON.stringify(id)}`)
@@ -17,7 +18,7 @@ export default async function imageRoutes (app: FastifyInstance, { ctx }: { ctx:
     if (found === undefined) throw new FileMissingError(`no image ${id} in the catalog or the config (netboot images list)`)
     const path = await resolveInside(cfg.paths.images, found.file, ` in the image store (image ${id})`)
     return await sendFile(req, reply, path, found.meta)
-  })
+  } })
 }
 
 async function lookup (ctx: AppContext, id: string): Promise<{ file: string, meta: FileMeta } | undefined> {
