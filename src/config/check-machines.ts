@@ -37,15 +37,17 @@ function checkList (list: unknown, base: Path, where: string, r: Reporter): Iden
       if (isPlaceholderSerial(serial)) r.warn([...path, 'serial'], `serial '${serial}' is a vendor placeholder that many machines report`, 'identify this machine by mac or uuid instead')
       else if (serial.trim() !== '') id.serial = serial.trim()
     }
+    let duplicate = false
     for (const k of ['mac', 'uuid', 'serial'] as const) {
       const v = id[k]
       if (v === undefined) continue
       const first = seen[k].get(v)
       if (first !== undefined) {
         r.error([...path, k], `${k} ${v} is listed twice in ${where}`, `first at line ${r.lineOf(first)}`)
+        duplicate = true
       } else seen[k].set(v, [...path, k])
     }
-    out.push(id)
+    if (!duplicate) out.push(id)          // a repeat is reported once, not again by the checks below
   }
   return out
 }

@@ -14,18 +14,21 @@ export function normalizeMac (s: string): string | undefined {
 
 /** A MAC prefix of 1 to 6 whole octets (`52:54:00`, `52-54-00`, `525400`) as `52:54:00`; undefined otherwise. */
 export function normalizeMacPrefix (s: string): string | undefined {
-  const octets = splitOctets(s)
+  // no single-digit padding here: "52:5" is more likely half an octet than 52:05
+  const octets = splitOctets(s, false)
   return octets !== undefined && octets.length >= 1 && octets.length <= 6 ? octets.join(':') : undefined
 }
 
-function splitOctets (s: string): string[] | undefined {
+function splitOctets (s: string, pad = true): string[] | undefined {
   const t = s.trim().toLowerCase()
   if (t === '') return undefined
   let parts: string[]
   if (/^[0-9a-f]{1,2}([:-][0-9a-f]{1,2})*$/.test(t)) {
     // colon or dash separated; a single-digit octet (as `ip link` never prints, but people type) is padded
     if (t.includes(':') && t.includes('-')) return undefined
-    parts = t.split(/[:-]/).map(p => p.padStart(2, '0'))
+    parts = t.split(/[:-]/)
+    if (!pad && parts.some(p => p.length !== 2)) return undefined
+    parts = parts.map(p => p.padStart(2, '0'))
   } else if (/^[0-9a-f]{4}(\.[0-9a-f]{4})*$/.test(t)) {
     parts = chunk(t.replace(/\./g, ''))                     // Cisco dotted quads of hex digits
   } else if (HEX.test(t) && t.length % 2 === 0) {
