@@ -22,7 +22,7 @@ const STOP_TIMEOUT_MS = 10_000
 const usage = `usage: netboot serve [--config FILE] [--log-level LEVEL]
 
 Run the appliance: proxyDHCP (or full DHCP), TFTP and HTTP as the config enables them, until SIGTERM or
-SIGINT (Ctrl-C). Logs are JSON lines on stdout (pino): `| jq -r .msg` shows just the messages.
+SIGINT (Ctrl-C). Logs are JSON lines on stdout (pino): \`| jq -r .msg\` shows just the messages.
 
 options:
   --config FILE      the appliance config (default: the embedded ${EMBEDDED_CONFIG_PATH})
@@ -124,7 +124,10 @@ export async function serve (argv: string[], io: CliIO): Promise<number> {
     watched.close()
     return started
   }
-  for (const s of app.services) log.info({ service: s.name, listen: listenDescription(s, cfg) }, `${s.name} listening on ${listenDescription(s, cfg)}`)
+  for (const s of app.services) {
+    const listen = listenDescription(s, cfg)
+    log.info({ service: s.name, listen }, listen === 'no sockets' ? `${s.name} running (no sockets)` : `${s.name} listening on ${listen}`)
+  }
   log.info({ config: cfg.source, state: storeDir(cfg), services: app.services.map(s => s.name), pid: process.pid }, 'netboot started')
 
   const startedWith = restartOnly(cfg)
