@@ -222,14 +222,22 @@ export function createImageStore (deps: ImageStoreDeps): ImageStore {
   }
 }
 
-/** The image store of a running appliance (or of the CLI's own context). */
+const shared = new WeakMap<object, Map<string, ImageStore>>()
+
+/**
+ * The image store of a running appliance (or of the CLI's own context). One instance per state store and image
+ * directory, so the admin API and the upload route share its per-image lock.
+ */
 export function imageStoreFor (ctx: Pick<AppContext, 'store' | 'config' | 'clock'>): ImageStore {
-  return createImageStore({
-    catalog: ctx.store.images,
-    dir: ctx.config.current().paths.images,
-    config: () => ctx.config.current(),
-    clock: ctx.clock
-  })
+  const dir = ctx.config.current().paths.images
+  let byDir = shared.get(ctx.store)
+  if (byDir === undefined) { byDir = new Map(); shared.set(ctx.store, byDir) }
+  let s = byDir.get(dir)
+  if (s === undefined) {
+    s = createImageStore({ catalog: ctx.store.images, dir, config: () => ctx.config.current(), clock: ctx.clock })
+    byDir.set(dir, s)
+  }
+  return s
 }
 
 export { ensureSpace }

@@ -21,7 +21,7 @@ import type { AppConfig } from '../../config/schema.js'
 import type { Deployment } from '../../store/types.js'
 import { ForbiddenError, UnauthorizedError } from '../../errors.js'
 import { bearer, sameSecret } from '../auth.js'
-import { createImageStore } from '../../images/store.js'
+import { imageStoreFor } from '../../images/store.js'
 import { createUploads, checkSha256, type Uploads, type UploadStatus } from '../../images/upload.js'
 import { parseContentRange } from '../../images/content-range.js'
 import { ImageError } from '../../images/errors.js'
@@ -67,7 +67,7 @@ export default async function uploadRoutes (app: FastifyInstance, { ctx }: { ctx
     const cfg = ctx.config.current()
     const key = `${cfg.paths.images}\0${cfg.paths.state}`
     if (current?.key !== key) {
-      const images = createImageStore({ catalog: ctx.store.images, dir: cfg.paths.images, config: () => ctx.config.current(), clock: ctx.clock })
+      const images = imageStoreFor(ctx)
       current = { key, uploads: createUploads({ dir: uploadsDir(cfg), images, clock: ctx.clock }) }
     }
     return current.uploads
