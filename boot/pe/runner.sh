@@ -87,8 +87,8 @@ count=$(jq '.steps|length' "$TS")
 log "task sequence '$(jq -r '.name // .taskSequenceId' "$TS")': $count steps"
 
 # The task sequence variables (and built-ins MAC, UUID, SERIAL, ...) are exported to every step.
-jq -r '.variables // {} | to_entries[] | select(.key|test("^[A-Za-z_][A-Za-z0-9_]*$")) | "\(.key)=\(.value|@base64)"' "$TS" > "$RUN/vars"
-while IFS='=' read -r k v; do export "$k=$(echo "$v" | base64 -d)"; done < "$RUN/vars"
+jq -r '.variables // {} | to_entries[] | select(.key|test("^[A-Za-z_][A-Za-z0-9_]*$")) | "export \(.key)=\(.value|@sh)"' "$TS" > "$RUN/vars"
+. "$RUN/vars"
 
 i=0
 while [ $i -lt "$count" ]; do

@@ -16,24 +16,28 @@ fetch_resume () {
   done
 }
 
-# Make the WIM readable at a local path without copying it whole into RAM: httpfs2 (FUSE) mounts the URL
-# and turns every read wimlib makes into an HTTP Range request on a kept-alive connection that it reopens
-# when it drops. Fallback (no FUSE, or the server wants a Bearer header httpfs2 cannot send): download into
-# the PE's RAM with a resuming curl, then verify the sha256.
+# Make the WIM readable at a local path without copying it whole into RAM: httpfs2 (FUSE) mounts it and
+# turns every read wimlib makes into an HTTP Range request. httpfs2 talks to range-proxy.sh on loopback
+# (busybox nc runs it per connection), which fetches each range from the appliance with curl, resuming a
+# range where it stopped when the connection drops, and sends the Bearer token httpfs2 cannot send.
+# Fallback (no FUSE): download into the PE's RAM with a resuming curl, then verify the sha256.
+PROXY_PORT=8123
 open_wim () {  # open_wim URL SHA256 → prints the local path
-  mkdir -p "$RUN/http"
+  mkdir -p "$RUN/http"; rm -f "$RUN/proxy.size" "$RUN/proxy.err"
   modprobe -q fuse 2>/dev/null
-  if httpfs2 -c /dev/null -t 30 "$1" "$RUN/http" >/dev/null 2>&1; then
-    f=$(ls "$RUN/http" 2>/dev/null | head -1)
-    if [ -n "$f" ] && head -c 8 "$RUN/http/$f" 2>/dev/null | grep -q 'MSWIM'; then
-      echo "netboot: streaming $1 through httpfs2 (HTTP Range reads, nothing copied to RAM)" >&2
-      echo "netboot: sha256 not checked while streaming (it would take a second full download);" \
-        "wimlib verifies the SHA-1 of every resource it extracts" >&2
-      echo "$RUN/http/$f"; return 0
-    fi
-    umount "$RUN/http" 2>/dev/null || fusermount -u "$RUN/http" 2>/dev/null
+  export PROXY_UPSTREAM="$1"
+  nc -ll -p $PROXY_PORT -e /netboot/range-proxy.sh </dev/null >/dev/null 2>&1 &
+  echo $! > "$RUN/proxy.pid"
+  sleep 0.3
+  if httpfs2 -c /dev/null -t 60 "http://127.0.0.1:$PROXY_PORT/image.wim" "$RUN/http" >/dev/null 2>&1 \
+     && head -c 8 "$RUN/http/image.wim" 2>/dev/null | grep -q 'MSWIM'; then
+    echo "netboot: streaming $1 through httpfs2 (HTTP Range reads, nothing copied whole to RAM)" >&2
+    echo "netboot: sha256 not checked while streaming (it would take a second full download);" \
+      "wimlib verifies the SHA-1 of every resource it extracts" >&2
+    echo "$RUN/http/image.wim"; return 0
   fi
-  echo "netboot: httpfs2 could not open $1; downloading it into RAM with a resuming curl instead" >&2
+  close_wim
+  echo "netboot: httpfs2 could not open $1 ($(tail -n 2 "$RUN/proxy.err" 2>/dev/null)); downloading it into RAM with a resuming curl instead" >&2
   fetch_resume "$1" /tmp/image.wim >&2 || { echo "netboot: download of $1 failed" >&2; return 1; }
   if [ -n "$2" ]; then
     got=$(sha256sum /tmp/image.wim | cut -d' ' -f1)
@@ -43,8 +47,10 @@ open_wim () {  # open_wim URL SHA256 → prints the local path
   echo /tmp/image.wim
 }
 close_wim () {
-  mountpoint -q "$RUN/http" 2>/dev/null && { umount "$RUN/http" 2>/dev/null || fusermount -u "$RUN/http"; }
-  rm -f /tmp/image.wim
+  mounted "$RUN/http" && { umount "$RUN/http" 2>/dev/null || fusermount -u "$RUN/http"; }
+  [ -f "$RUN/proxy.pid" ] && { kill "$(cat "$RUN/proxy.pid")" 2>/dev/null; rm -f "$RUN/proxy.pid"; }
+  [ -s "$RUN/proxy.err" ] && sed 's/^/netboot: proxy: /' "$RUN/proxy.err" >&2
+  rm -f /tmp/image.wim "$RUN/proxy.err"
 }
 
 # wimapply prints "Extracting file data: 12 MiB of 48 MiB (25%) done" with carriage returns: turn every
@@ -64,7 +70,10 @@ apply_progress () {
 }
 
 step_apply_image () {
-  url=$(get .url); index=$(get .index); index=${index:-1}; sha=$(get .sha256)
+  url=$(get .url); sha=$(get .sha256)
+  # .index is the step's position; the WIM image index travels as .imageIndex (src/deployments/types.ts)
+  index=$(get .imageIndex)
+  [ -n "$index" ] || { index=1; echo "netboot: warning: the appliance sent no imageIndex; applying image 1"; }
   [ -n "$url" ] || fail "applyImage: the appliance sent no image url"
   t=$(state target); [ -n "$t" ] || fail "no target volume: the sequence needs a partition step first"
   umount_target

@@ -40,13 +40,14 @@ wait_dev () {  # wait up to 10 s for a block device node
   n=0; while [ ! -b "$1" ] && [ $n -lt 20 ]; do mdev -s 2>/dev/null; sleep 0.5; n=$((n + 1)); done
   [ -b "$1" ]
 }
+mounted () { grep -q " $1 " /proc/mounts; }   # busybox-static has no mountpoint applet
 umount_target () {
-  mountpoint -q /mnt/target 2>/dev/null && { sync; umount /mnt/target || umount -l /mnt/target; }
+  mounted /mnt/target && { sync; umount /mnt/target || umount -l /mnt/target; }
   return 0
 }
 mount_target () {  # mount the target volume at /mnt/target (NTFS through ntfs-3g, ext4 natively)
   t=$(state target); [ -n "$t" ] || fail "no target volume: the sequence needs a partition step first"
-  mountpoint -q /mnt/target && return 0
+  mounted /mnt/target && return 0
   modprobe -q fuse 2>/dev/null
   if [ "$(state fs)" = ext4 ]; then mount -t ext4 "$t" /mnt/target || fail "cannot mount $t (ext4)"
   else ntfs-3g "$t" /mnt/target -o big_writes || fail "cannot mount $t with ntfs-3g"; fi

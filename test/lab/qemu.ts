@@ -1,0 +1,118 @@
+// QEMU VMs for the lab (TCG: KVM is not usable here). The serial console goes to a file that tests read
+// with waitForLine. BIOS VMs PXE-boot through Debian's iPXE ROM on an e1000; UEFI VMs run OVMF from
+// pflash copies and PXE-boot through the e1000's EFI driver (efi-e1000.rom).
+import { type ChildProcess } from 'node:child_process'
+import { copyFile, open, readFile, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Lab } from './netns.js'
+import { killChild, sh } from './netns.js'
+
+export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd'
+export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd'
+
+export interface VmOptions {
+  firmware: 'bios' | 'uefi'
+  /** disk image path (raw); created sparse with diskBytes if it does not exist */
+  disk?: string
+  diskBytes?: number
+  mac: string
+  /** file the serial console is written to */
+  serialLog: string
+  /** directory for the OVMF vars copy (default: next to serialLog) */
+  workDir?: string
+  memoryMiB?: number
+  /** boot a kernel directly instead of PXE (PE tests) */
+  kernel?: string
+  initrd?: string
+  append?: string
+  /** network: a tap of the lab (default), or QEMU user networking with guest→host forwards (no lab) */
+  net?: { tap: string } | { user: Array<{ guestIp: string, guestPort: number, hostPort: number }> }
+  /** exit instead of rebooting */
+  noReboot?: boolean
+  /** namespace to run QEMU in (default lab.ns); needed for a tap */
+  lab?: Lab
+}
+
+export interface Vm {
+  child: ChildProcess
+  serialLog: string
+  /** when QEMU was started (ms since epoch) */
+  startedAt: number
+  /** resolves with QEMU's exit code */
+  exited: Promise<number | null>
+  kill (): Promise<void>
+}
+
+/** A blank sparse raw disk. */
+export async function blankDisk (path: string, bytes: number): Promise<void> {
+  const fh = await open(path, 'w')
+  await fh.truncate(bytes)
+  await fh.close()
+}
+
+function netArgs (o: VmOptions): string[] {
+  const nic = o.firmware === 'uefi' ? 'romfile=/usr/lib/ipxe/qemu/efi-e1000.rom' : 'romfile=/usr/lib/ipxe/qemu/pxe-e1000.rom'
+  const dev = ['-device', `e1000,netdev=n0,mac=${o.mac},${nic},bootindex=1`]
+  const net = o.net ?? { tap: '' }
+  if ('tap' in net) return ['-netdev', `tap,id=n0,ifname=${net.tap},script=no,downscript=no`, ...dev]
+  // restrict=on: the guest reaches nothing but the explicit forwards (each connection runs a busybox nc)
+  const fwd = net.user.map(f => `,guestfwd=tcp:${f.guestIp}:${f.guestPort}-cmd:busybox nc 127.0.0.1 ${f.hostPort}`).join('')
+  return ['-netdev', `user,id=n0,restrict=on${fwd}`, ...dev]
+}
+
+export async function startVm (lab: Lab | undefined, o: VmOptions): Promise<Vm> {
+  const args = ['-accel', 'tcg', '-machine', 'q35', '-m', String(o.memoryMiB ?? 1024), '-smp', '1',
+    '-nographic', '-monitor', 'none', '-serial', `file:${o.serialLog}`, '-no-user-config', '-nodefaults']
+  if (o.firmware === 'uefi') {
+    const vars = join(o.workDir ?? join(o.serialLog, '..'), `ovmf-vars-${o.mac.replace(/:/g, '')}.fd`)
+    await copyFile(OVMF_VARS, vars)
+    args.push('-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`,
+      '-drive', `if=pflash,format=raw,unit=1,file=${vars}`)
+  }
+  if (o.disk !== undefined) {
+    await stat(o.disk).catch(async () => { await blankDisk(o.disk as string, o.diskBytes ?? 2 * 1024 ** 3) })
+    args.push('-drive', `file=${o.disk},format=raw,if=none,id=d0,cache=unsafe`, '-device', 'virtio-blk-pci,drive=d0,bootindex=2')
+  }
+  args.push(...netArgs(o))
+  if (o.kernel !== undefined) {
+    args.push('-kernel', o.kernel)
+    if (o.initrd !== undefined) args.push('-initrd', o.initrd)
+    args.push('-append', o.append ?? 'console=ttyS0,115200')
+  }
+  if (o.noReboot === true) args.push('-no-reboot')
+  await sh(['truncate', '-s', '0', o.serialLog])
+  const startedAt = Date.now()
+  const child = lab !== undefined
+    ? lab.spawnInNs(['qemu-system-x86_64', ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+    : (await import('node:child_process')).spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+  const exited = new Promise<number | null>(resolve => child.once('exit', (c) => { resolve(c) }))
+  void exited.then((c) => { if (c !== 0 && c !== null && stderr !== '') process.stderr.write(`qemu exited ${c}: ${stderr}\n`) })
+  return { child, serialLog: o.serialLog, startedAt, exited, kill: async () => { await killChild(child) } }
+}
+
+/**
+ * Wait until the serial log (a file QEMU appends to) has a line matching re; resolves with the match.
+ * `from` skips what was there before (e.g. the first boot, when waiting for the second).
+ */
+export async function waitForLine (serialLog: string, re: RegExp, timeoutMs: number, opts: { from?: number, vm?: Vm } = {}): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + timeoutMs
+  let vmGone = false
+  void opts.vm?.exited.then(() => { vmGone = true })
+  for (;;) {
+    const text = (await readFile(serialLog, 'latin1').catch(() => '')).slice(opts.from ?? 0)
+    const m = text.match(re)
+    if (m !== null) return m
+    if (vmGone || Date.now() > deadline) {
+      const tail = text.split(/\r?\n/).slice(-25).join('\n')
+      throw new Error(`${vmGone ? 'VM exited' : `timeout after ${timeoutMs} ms`} waiting for ${String(re)} in ${serialLog}; last lines:\n${tail}`)
+    }
+    await new Promise(r => setTimeout(r, 500))
+  }
+}
+
+/** Current size of the serial log (to pass as `from`). */
+export async function serialSize (serialLog: string): Promise<number> {
+  return (await readFile(serialLog, 'latin1').catch(() => '')).length
+}
