@@ -24,6 +24,8 @@ export interface WatchOptions {
   intervalMs?: number
   /** quiet time after a change event before reading (editors write in several steps; default 100 ms) */
   debounceMs?: number
+  /** use fs.watch on the directory besides polling (default true; false = polling only) */
+  fsWatch?: boolean
   load?: LoadOptions
 }
 
@@ -106,15 +108,7 @@ export async function watchConfig (path: string, opts: WatchOptions): Promise<Wa
 
   // Watch the directory, not the file: editors save by writing a temp file and renaming it over the old one,
   // which leaves a watch on the old inode deaf.
-  let watcher: FSWatcher | undefined
-  try {
-    watcher = fsWatch(dirname(file), { persistent: false }, (_event, name) => {
-      if (name === null || name === basename(file)) schedule()
-    })
-    watcher.on('error', (err) => { log.warn({ err }, 'config directory watch failed; polling only'); watcher?.close(); watcher = undefined })
-  } catch (err) {
-    log.warn({ err }, 'cannot watch the config directory; polling only')
-  }
+  const watcher = opts.fsWatch === false ? undefined : watchDir(file, schedule, log)
 
   let lastStat = await statKey(file)
   const poll = setInterval(() => {
@@ -142,6 +136,20 @@ export async function watchConfig (path: string, opts: WatchOptions): Promise<Wa
       watcher?.close()
       listeners.clear()
     }
+  }
+}
+
+/** fs.watch on the file's directory; undefined (polling only) when the platform refuses. */
+function watchDir (file: string, onChange: () => void, log: Logger): FSWatcher | undefined {
+  try {
+    const w = fsWatch(dirname(file), { persistent: false }, (_event, name) => {
+      if (name === null || name === basename(file)) onChange()
+    })
+    w.on('error', (err) => { log.warn({ err }, 'config directory watch failed; polling only'); w.close() })
+    return w
+  } catch (err) {
+    log.warn({ err }, 'cannot watch the config directory; polling only')
+    return undefined
   }
 }
 
