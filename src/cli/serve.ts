@@ -111,6 +111,15 @@ export async function serve (argv: string[], io: CliIO): Promise<number> {
   const args = parse(argv, io)
   if (typeof args === 'number') return args
   const log = createLogger({ level: args.logLevel })
+  const uninstall = installCrashHandlers(log)
+  try {
+    return await serveWith(args, log, io)
+  } finally {
+    uninstall()
+  }
+}
+
+async function serveWith (args: ServeArgs, log: Logger, io: CliIO): Promise<number> {
   const watched = await loadConfig(args.config, log, io)
   if (typeof watched === 'number') return watched
   const cfg = watched.holder.current()
@@ -142,6 +151,25 @@ export async function serve (argv: string[], io: CliIO): Promise<number> {
   })
 }
 
+/**
+ * A bug that escapes every handler: an uncaught exception leaves the process in an unknown state, so log it
+ * (the journal keeps it) and exit 1 — systemd restarts the daemon. A stray rejected promise is logged and the
+ * daemon keeps serving: one bad request must not stop PXE for every machine on the network.
+ */
+function installCrashHandlers (log: Logger): () => void {
+  const onException = (err: Error): void => {
+    log.fatal({ err }, 'uncaught exception: exiting (systemd restarts the service)')
+    process.exit(1)
+  }
+  const onRejection = (reason: unknown): void => { log.error({ err: reason }, 'unhandled promise rejection (a bug): still serving') }
+  process.on('uncaughtException', onException)
+  process.on('unhandledRejection', onRejection)
+  return () => {
+    process.off('uncaughtException', onException)
+    process.off('unhandledRejection', onRejection)
+  }
+}
+
 /** Resolve with the exit code once a stop signal has been handled; a second signal exits at once. */
 async function runUntilSignal (log: Logger, watched: WatchedConfig, stop: () => Promise<void>): Promise<number> {
   // Nothing else may hold the event loop open when every service is disabled: keep it alive ourselves.
@@ -155,7 +183,6 @@ async function runUntilSignal (log: Logger, watched: WatchedConfig, stop: () => 
     process.once('SIGTERM', () => resolve('SIGTERM'))
     process.once('SIGINT', () => resolve('SIGINT'))
   })
-  process.off('SIGHUP', onHup)
   const force = (again: NodeJS.Signals): void => {
     log.warn({ signal: again }, 'second signal: exiting without a clean stop')
     process.exit(1)
@@ -174,6 +201,7 @@ async function runUntilSignal (log: Logger, watched: WatchedConfig, stop: () => 
   } finally {
     clearTimeout(timer)
     clearInterval(keepAlive)
+    process.off('SIGHUP', onHup)
     process.off('SIGTERM', force)
     process.off('SIGINT', force)
   }
