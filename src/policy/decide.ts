@@ -86,12 +86,19 @@ export function explain (input: PolicyInput): Explanation {
     else if (c.verdict.verdict !== 'not-member') trace.push(`${adLabel(ad)} not offered: ${c.verdict.why}`)
   }
   const h: HistoryContext = { history: input.history, machine, now, timeoutMs: config.deployment.checkInTimeoutMinutes * 60_000 }
-  const decision = decideAmong(candidates, input, h, trace)
+  const decision = decideAmong(candidates, input, h, trace, idleReason(verdicts))
   return {
     decision,
     collections: matches.map(m => ({ id: m.collection.id, ...(m.collection.name !== undefined ? { name: m.collection.name } : {}), kind: m.kind, specificity: m.specificity, why: m.why })),
     advertisements: verdicts
   }
+}
+
+/** Why nothing applies when no advertisement is a candidate: name the ones waiting for their schedule. */
+function idleReason (verdicts: AdvertisementVerdict[]): string {
+  const ruledOut = verdicts.filter(v => v.verdict === 'not-started' || v.verdict === 'expired' || v.verdict === 'missing-task-sequence')
+  const base = 'no advertisement applies to this machine now'
+  return ruledOut.length === 0 ? base : `${base} (${ruledOut.map(v => `${v.id} ${v.why}`).join('; ')})`
 }
 
 function identityLine (client: ClientIdentity, machine?: Machine): string {
@@ -129,7 +136,7 @@ function protectionOf (input: PolicyInput): string | undefined {
   return undefined
 }
 
-function decideAmong (cands: Candidate[], input: PolicyInput, h: HistoryContext, trace: string[]): BootDecision {
+function decideAmong (cands: Candidate[], input: PolicyInput, h: HistoryContext, trace: string[], idle: string): BootDecision {
   const running = runningDeployment(h)
   if (running !== undefined) return holdForRunning(running, cands, trace)
   // Protected machines (site servers) never get a required deployment. This is the ConfigMgr recommendation
@@ -158,7 +165,7 @@ function decideAmong (cands: Candidate[], input: PolicyInput, h: HistoryContext,
   }
   if (required.length > 0) return deployRequired(required, available, h, trace)
   if (available.length > 0) return offerMenu(available, trace)
-  const reason = skipReason ?? (cands.length === 0 ? 'no advertisement applies to this machine now' : 'no advertisement left to run')
+  const reason = skipReason ?? (cands.length === 0 ? idle : 'no advertisement left to run')
   trace.push(`→ local disk: ${reason}`)
   return { kind: 'local', reason, trace }
 }

@@ -20,6 +20,8 @@ interface Row {
   /** deploy: the advertisement id; menu: the item ids in order */
   ad?: string | string[]
   trace: string
+  /** local: a fragment of the reason */
+  reason?: string
 }
 
 const lab = (over: object = {}) => ({ id: 'lab', members: [{ mac: MAC }], ...over })
@@ -62,11 +64,11 @@ const rows: Row[] = [
   // ── protected machines ─────────────────────────────────────────────────────────────────────────────────
   { name: 'protected by config (mac) vs required → local', spec: { ...one(), protected: [{ mac: MAC, name: 'site server' }] }, kind: 'local', trace: `skipped: protected by the config (member mac ${MAC} (site server))` },
   { name: 'protected by config (uuid) vs required+available → menu only', spec: { collections: [lab()], advertisements: [req('win', 'lab'), avail('tools', 'lab')], protected: [{ uuid: UUID }] }, client: { ...bios, uuid: UUID }, kind: 'menu', ad: ['tools'], trace: 'advertisement win (required, collection lab) → skipped: protected by the config' },
-  { name: 'protected by admin flag vs required → local', spec: one(), machine: machine({ protected: true }), kind: 'local', trace: 'protected by an admin' },
+  { name: 'protected by admin flag vs required → local', spec: one(), machine: machine({ protected: true }), kind: 'local', trace: 'protected by an admin', reason: 'win is required but the machine is protected by an admin' },
   { name: 'protected by admin flag vs available → menu still', spec: { collections: [lab()], advertisements: [avail('tools', 'lab')] }, machine: machine({ protected: true }), kind: 'menu', ad: ['tools'], trace: '→ menu of 1 available deployment(s)' },
 
   // ── schedule ───────────────────────────────────────────────────────────────────────────────────────────
-  { name: 'before start → local', spec: one({ start: '2026-06-01T12:00:01.000Z' }), kind: 'local', trace: 'not offered: starts at 2026-06-01T12:00:01.000Z' },
+  { name: 'before start → local', spec: one({ start: '2026-06-01T12:00:01.000Z' }), kind: 'local', trace: 'not offered: starts at 2026-06-01T12:00:01.000Z', reason: 'no advertisement applies to this machine now (win starts at 2026-06-01T12:00:01.000Z)' },
   { name: 'exactly at start → deploy', spec: one({ start: '2026-06-01T12:00:00.000Z' }), kind: 'deploy', ad: 'win', trace: 'never ran on this machine' },
   { name: 'after expiry → local', spec: one({ expires: '2026-06-01T11:59:59.000Z' }), kind: 'local', trace: 'not offered: expired at 2026-06-01T11:59:59.000Z' },
   { name: 'exactly at expiry → local (start ≤ now < expires)', spec: one({ expires: '2026-06-01T12:00:00.000Z' }), kind: 'local', trace: 'expired at 2026-06-01T12:00:00.000Z' },
@@ -74,7 +76,7 @@ const rows: Row[] = [
 
   // ── rerun × history ────────────────────────────────────────────────────────────────────────────────────
   { name: 'never × succeeded → local', spec: one({ rerun: 'never' }), history: [dep({ advertisementId: 'win', state: 'succeeded', id: 'd-ok' })], kind: 'local', trace: 'already deployment d-ok succeeded at 2026-05-01T11:00:00.000Z and rerun=never → skip' },
-  { name: 'never × failed → local (runs once until re-image)', spec: one({ rerun: 'never' }), history: [dep({ advertisementId: 'win', state: 'failed', id: 'd-bad' })], kind: 'local', trace: 'deployment d-bad failed at' },
+  { name: 'never × failed → local (runs once until re-image)', spec: one({ rerun: 'never' }), history: [dep({ advertisementId: 'win', state: 'failed', id: 'd-bad' })], kind: 'local', trace: 'deployment d-bad failed at', reason: 'win: already deployment d-bad failed at 2026-05-01T11:00:00.000Z and rerun=never → skip' },
   { name: 'ifFailed × failed → deploy', spec: one({ rerun: 'ifFailed' }), history: [dep({ advertisementId: 'win', state: 'failed' })], kind: 'deploy', ad: 'win', trace: 'rerun=ifFailed → runs again' },
   { name: 'ifFailed × succeeded → local', spec: one({ rerun: 'ifFailed' }), history: [dep({ advertisementId: 'win', state: 'succeeded' })], kind: 'local', trace: 'rerun=ifFailed → skip' },
   { name: 'ifFailed: only the latest attempt counts', spec: one({ rerun: 'ifFailed' }), history: [dep({ advertisementId: 'win', state: 'failed', createdAt: '2026-05-01T09:00:00.000Z' }), dep({ advertisementId: 'win', state: 'succeeded', createdAt: '2026-05-02T09:00:00.000Z', endedAt: '2026-05-02T10:00:00.000Z' })], kind: 'local', trace: 'succeeded at 2026-05-02T10:00:00.000Z and rerun=ifFailed → skip' },
@@ -106,7 +108,7 @@ t.test('policy table', async t => {
     t.equal(d.kind, row.kind, `${row.name}: kind`)
     if (d.kind === 'deploy') t.equal(d.advertisement.id, row.ad, `${row.name}: advertisement`)
     if (d.kind === 'menu') t.same(d.items.map(i => i.advertisement.id), row.ad, `${row.name}: menu items`)
-    if (d.kind === 'local') t.ok(d.reason.length > 0, `${row.name}: local has a reason`)
+    if (d.kind === 'local') t.ok(d.reason.length > 0 && d.reason.includes(row.reason ?? ''), `${row.name}: local has the reason`, { reason: d.reason })
     t.ok(text.includes(row.trace), `${row.name}: trace has "${row.trace}"`, { trace: d.trace })
   }
 })
