@@ -61,7 +61,7 @@ export interface UploadDeps {
 const SHA_RE = /^[0-9a-f]{64}$/
 
 export function checkSha256 (v: string | undefined): string | undefined {
-  if (v === undefined) return undefined
+  if (v === undefined || v.trim() === '') return undefined
   const s = v.trim().toLowerCase()
   if (!SHA_RE.test(s)) throw new ImageError('NB_ERR_UPLOAD_RANGE', 'X-Checksum-SHA256 must be 64 hex digits (the SHA-256 of the whole WIM)')
   return s

@@ -1,7 +1,8 @@
 // Capture uploads: the PE (boot/pe/capture.sh) streams a captured WIM into the image store, resumably.
 //
 //   GET|HEAD /pe/v1/capture/:imageId   → 200 {offset, total?, complete}; headers Upload-Offset (bytes held),
-//                                        Upload-Length; with X-Checksum-SHA256, complete=true once catalogued
+//                                        Upload-Length; with X-Checksum-SHA256, complete=true and
+//                                        Upload-Complete: 1 once that image is catalogued (a lost 201)
 //   PUT /pe/v1/capture/:imageId        Content-Range: bytes START-END/TOTAL | bytes START-END/* (total unknown
 //                                      yet, a WIM streamed while it is captured) | bytes */TOTAL (probe);
 //                                      no Content-Range = the whole file. X-Checksum-SHA256: the client's SHA-256
@@ -53,6 +54,7 @@ function ownerOf (ctx: AppContext, d: Deployment | undefined, imageId: string): 
 
 function answer (reply: FastifyReply, s: UploadStatus, created = false): FastifyReply {
   reply.header('upload-offset', String(s.offset)).header('cache-control', 'no-store')
+  if (s.complete) reply.header('upload-complete', '1')
   if (s.total !== undefined) reply.header('upload-length', String(s.total))
   return reply.code(created ? 201 : 200).send(s)
 }
