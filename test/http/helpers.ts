@@ -29,14 +29,14 @@ export interface Lab {
 
 interface TapLike { teardown (fn: () => unknown): void }
 
-export async function configFor (dir: string, extraYaml: string, winpe = false): Promise<AppConfig> {
+export async function configFor (dir: string, extraYaml: string, o: { winpe?: boolean, httpPort?: number } = {}): Promise<AppConfig> {
   const yaml = [
     'server:',
     '  address: 10.9.8.7',
     '  bind: 127.0.0.1',
     `  httpBaseUrl: ${BASE}`,
     'ports:',
-    '  http: 0',
+    `  http: ${o.httpPort ?? 0}`,
     'tftp:',
     `  root: ${join(dir, 'tftp')}`,
     'paths:',
@@ -44,7 +44,7 @@ export async function configFor (dir: string, extraYaml: string, winpe = false):
     `  state: ${join(dir, 'state')}`,
     `  pe: ${join(dir, 'pe')}`,
     `  files: ${join(dir, 'files')}`,
-    ...(winpe ? [`  winpe: ${join(dir, 'winpe')}`] : []),
+    ...(o.winpe === true ? [`  winpe: ${join(dir, 'winpe')}`] : []),
     extraYaml
   ].join('\n')
   const r = await loadConfigText(yaml, join(dir, 'appliance.yaml'), { cwd: dir, checkFiles: false, now: new Date('2026-01-01T00:00:00Z') })
@@ -58,6 +58,8 @@ export interface LabOptions {
   store?: (inner: Store) => Store
   /** set paths.winpe to <dir>/winpe */
   winpe?: boolean
+  /** ports.http (default 0: any free port) */
+  httpPort?: number
 }
 
 export async function makeLab (t: TapLike, extraYaml = '', opts: LabOptions = {}): Promise<Lab> {
@@ -68,7 +70,7 @@ export async function makeLab (t: TapLike, extraYaml = '', opts: LabOptions = {}
     tftp: join(dir, 'tftp'), winpe: join(dir, 'winpe'), state: join(dir, 'state')
   }
   for (const d of Object.values(dirs)) await mkdir(d, { recursive: true })
-  let cfg = await configFor(dir, extraYaml, opts.winpe)
+  let cfg = await configFor(dir, extraYaml, opts)
   const holder: ConfigHolder = {
     current: () => cfg,
     status: () => ({ ok: true, source: cfg.source, loadedAt: '2026-01-01T00:00:00.000Z', checkedAt: '2026-01-01T00:00:00.000Z', errors: [], warnings: [] }),
@@ -80,7 +82,7 @@ export async function makeLab (t: TapLike, extraYaml = '', opts: LabOptions = {}
   const ctx: AppContext = { config: holder, store, log: silentLogger, clock }
   const app = await buildHttpApp(ctx, opts.deps)
   t.teardown(async () => await app.close())
-  return { dir, dirs, ctx, clock, app, reload: async (y) => { cfg = await configFor(dir, y, opts.winpe) } }
+  return { dir, dirs, ctx, clock, app, reload: async (y) => { cfg = await configFor(dir, y, opts) } }
 }
 
 export async function put (path: string, data: string | Buffer): Promise<void> {
