@@ -14,6 +14,7 @@ import { checkAdvertisements, checkDuplicateIds, checkSteps } from './check-refs
 import { checkMachines } from './check-machines.js'
 import { checkDhcp, checkPorts, checkServer } from './check-network.js'
 import { checkFiles } from './check-files.js'
+import { checkUsage } from './check-usage.js'
 import { finalize, type InterfaceLister } from './finalize.js'
 
 export { ConfigInvalidError } from './errors.js'
@@ -33,13 +34,14 @@ export interface LoadOptions {
   checkFiles?: boolean
 }
 
-// The package root: src/config/ from sources, dist/src/config/ once compiled (tsconfig rootDir ".").
-const here = dirname(fileURLToPath(import.meta.url))
-const up2 = resolve(here, '..', '..')
-const packageRoot = basename(up2) === 'dist' ? dirname(up2) : up2
+/** The package root seen from this module's directory: src/config/ from sources, dist/src/config/ once compiled. */
+export function packageRootFrom (moduleDir: string): string {
+  const up2 = resolve(moduleDir, '..', '..')
+  return basename(up2) === 'dist' ? dirname(up2) : up2    // tsconfig: rootDir ".", outDir "dist"
+}
 
 /** Absolute path of the embedded default config shipped in the package (config/appliance.yaml). */
-export const EMBEDDED_CONFIG_PATH = resolve(packageRoot, 'config', 'appliance.yaml')
+export const EMBEDDED_CONFIG_PATH = resolve(packageRootFrom(dirname(fileURLToPath(import.meta.url))), 'config', 'appliance.yaml')
 
 export async function loadConfigFile (path: string, opts: LoadOptions = {}): Promise<LoadResult> {
   const file = resolve(path)
@@ -79,6 +81,7 @@ export async function loadConfigText (text: string, file: string, opts: LoadOpti
   checkAdvertisements(data, r, opts.now ?? new Date())
   checkSteps(data, r)
   checkMachines(data, r)
+  checkUsage(data, r)
   if (opts.checkFiles !== false) await checkFiles(data, r, cwd)
 
   sortIssues(errors)

@@ -159,3 +159,32 @@ t.test('problems that are only warnings do not fail the load', async t => {
   const msgs = res.warnings.map(w => `${w.line}: ${w.message}`)
   t.match(msgs, [/^2: WIM file .*not-yet-captured\.wim for image 'later' does not exist yet/, /^6: serial 'To Be Filled By O.E.M.' is a vendor placeholder/, /^8: advertisement 'old' expired/, /^10: dhcp.full is ignored because dhcp.mode is proxy/])
 })
+
+t.test('risky combinations are warnings with their line', async t => {
+  const dir = await tempDir(t)
+  const yaml = [
+    'tftp: { enabled: false }',                                                   // 1
+    'http: { adminToken: secret }',                                               // 2
+    'taskSequences:',
+    '  - { id: wipe, steps: [{ type: partition }] }',
+    '  - { id: grab, steps: [{ type: capture, image: ref }] }',
+    'collections:',
+    '  - { id: vms, rules: [{ macPrefix: "52:54:00" }] }',
+    '  - { id: empty }',
+    'advertisements:',
+    '  - { id: loop, taskSequence: wipe, collection: vms, purpose: required, rerun: always }', // 10
+    '  - { id: cap, taskSequence: grab, collection: vms, purpose: required }',               // 11
+    '  - { id: none, taskSequence: wipe, collection: empty }'                                // 12
+  ].join('\n')
+  const res = await load(yaml, { cwd: dir })
+  t.equal(res.ok, true, res.ok ? '' : res.errors.map(e => formatIssue(e)).join('\n'))
+  t.match(res.warnings.map(w => `${w.line}: ${w.message}`), [
+    /^1: TFTP is disabled but DHCP answers PXE clients/,
+    /^2: http.adminToken is only 6 characters long/,
+    /^10: required advertisement 'loop' with rerun: always runs again at every PXE boot/,
+    /^11: two required advertisements target collection 'vms'/,
+    /^11: required advertisement 'cap' runs a capture sequence on a collection of several machines/,
+    /^12: collection 'empty' has no members and no rules/
+  ])
+  t.equal(res.warnings.length, 6)
+})

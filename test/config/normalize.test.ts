@@ -4,7 +4,7 @@ import t from 'tap'
 import fc from 'fast-check'
 import { join } from 'node:path'
 import { normalizeMac, normalizeMacPrefix, normalizeUuid } from '../../src/config/ids.js'
-import { EMBEDDED_CONFIG_PATH, type LoadResult } from '../../src/config/load.js'
+import { EMBEDDED_CONFIG_PATH, packageRootFrom, type LoadResult } from '../../src/config/load.js'
 import { formatIssue } from '../../src/config/issues.js'
 import type { AppConfig } from '../../src/config/schema.js'
 import { existsSync } from 'node:fs'
@@ -104,4 +104,6 @@ t.test('address, base URL and interfaces', async t => {
 t.test('EMBEDDED_CONFIG_PATH points at the shipped default', async t => {
   t.ok(EMBEDDED_CONFIG_PATH.endsWith('/config/appliance.yaml'))
   t.ok(existsSync(EMBEDDED_CONFIG_PATH), EMBEDDED_CONFIG_PATH)
+  t.equal(packageRootFrom('/opt/netboot/src/config'), '/opt/netboot', 'run from sources (tsx)')
+  t.equal(packageRootFrom('/opt/netboot/dist/src/config'), '/opt/netboot', 'run compiled from dist/')
 })
