@@ -7,7 +7,8 @@
 //   images      id                          → ImageEntry
 // Durability: LevelDB appends every write to its log with write(2) before the promise resolves, so an
 // acknowledged write survives kill -9 of this process. Writes whose loss on power failure would hurt
-// (deployment state, events, leases, image catalogue, admin machine edits) also pass `sync: true` (fsync).
+// (deployment state, state-changing events, leases, image catalogue, admin machine edits) also pass
+// `sync: true` (fsync).
 // Sightings (lastSeen) are frequent and re-learned on the next boot, so they are not fsynced.
 import { ClassicLevel } from 'classic-level'
 import { ConflictError, NotFoundError } from '../errors.js'
@@ -37,6 +38,12 @@ interface KeyedStore<V> {
 
 const SYNC = { sync: true } as const
 const SEP = '\x00'
+/**
+ * Event types a PE may send many of per second: written without fsync (they still survive kill -9). A power
+ * loss can lose the last few of them but never leaves a gap: LevelDB's log is one sequential file, so the
+ * next fsynced write (a step-end, the final state) makes every earlier one durable too.
+ */
+const CHATTY_EVENTS = new Set(['log', 'step-progress'])
 const seqKey = (id: string, seq: number): string => `${id}${SEP}${String(seq).padStart(10, '0')}`
 
 /** Run a database call; anything it throws becomes a StoreError (NotFound/Conflict pass through). */
@@ -130,7 +137,7 @@ function deploymentStore (db: ClassicLevel<string, string>): DeploymentStore {
       await lock.run(`${SEP}ev${SEP}${e.deploymentId}`, async () => {
         const seq = await nextSeq(e.deploymentId)
         const stored = { ...e, seq } as DeploymentEvent
-        await ev.put(seqKey(e.deploymentId, seq), stored, SYNC)
+        await ev.put(seqKey(e.deploymentId, seq), stored, CHATTY_EVENTS.has(e.type) ? {} : SYNC)
         lastSeq.set(e.deploymentId, seq)
         return JSON.parse(JSON.stringify(stored)) as DeploymentEvent
       })),
