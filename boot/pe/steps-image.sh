@@ -50,7 +50,7 @@ close_wim () {
   mounted "$RUN/http" && { umount "$RUN/http" 2>/dev/null || fusermount -u "$RUN/http"; }
   [ -f "$RUN/proxy.pid" ] && { kill "$(cat "$RUN/proxy.pid")" 2>/dev/null; rm -f "$RUN/proxy.pid"; }
   [ -s "$RUN/proxy.err" ] && sed 's/^/netboot: proxy: /' "$RUN/proxy.err" >&2
-  rm -f /tmp/image.wim "$RUN/proxy.err"
+  rm -rf /tmp/image.wim "$RUN/proxy.err" "$RUN/proxy.cache"
 }
 
 # wimapply prints "Extracting file data: 12 MiB of 48 MiB (25%) done" with carriage returns: turn every

@@ -68,6 +68,8 @@ t.test('deploys a WIM onto a blank disk (MBR + NTFS), through a dropped connecti
   t.same(stub.statuses.filter(s => s.state === 'end').map(s => s.step), [0, 1, 2, 3, 4], 'every step reported its end')
   t.ok(stub.statuses.some(s => s.step === 1 && s.state === 'progress'), 'applyImage reported progress')
   t.ok(stub.requests.some(r => r.startsWith('GET /images/test bytes=')), 'the image was read with Range requests')
+  t.ok(stub.drops.some(d => d.startsWith('/images/test')), 'a connection dropped in the middle of the image')
+  t.ok(stub.logs.join('').includes('interrupted at'), 'the PE resumed the interrupted range')
   t.ok(stub.logs.join('').includes('step 1 (applyImage)'), 'the log was posted')
   await vm.exited
   const pt = await partitionTable(disk)

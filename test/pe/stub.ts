@@ -22,6 +22,8 @@ export interface Stub {
   results: DeploymentResult[]
   /** requests seen: "METHOD path range?" */
   requests: string[]
+  /** responses cut off on purpose (dropAfterBytes) */
+  drops: string[]
   waitForResult (timeoutMs: number): Promise<DeploymentResult>
   close (): Promise<void>
 }
@@ -33,7 +35,7 @@ async function body (req: IncomingMessage): Promise<string> {
 }
 
 export async function startStub (opts: StubOptions): Promise<Stub> {
-  const stub: Omit<Stub, 'port' | 'close' | 'waitForResult'> = { statuses: [], logs: [], results: [], requests: [] }
+  const stub: Omit<Stub, 'port' | 'close' | 'waitForResult'> = { statuses: [], logs: [], results: [], requests: [], drops: [] }
   const dropped = new Set<string>()
   const waiters: Array<(r: DeploymentResult) => void> = []
 
@@ -59,7 +61,7 @@ export async function startStub (opts: StubOptions): Promise<Stub> {
         const n = Math.min(65536, end - pos + 1)
         const { bytesRead, buffer } = await fh.read(Buffer.alloc(n), 0, n, pos)
         if (drop && sent + bytesRead > (opts.dropAfterBytes ?? 0)) {
-          dropped.add(path)
+          dropped.add(path); stub.drops.push(`${path} ${start}-${end}`)
           res.write(buffer.subarray(0, (opts.dropAfterBytes ?? 0) - sent))
           res.socket?.destroy()        // a dropped connection in the middle of the body
           return

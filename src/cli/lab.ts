@@ -1,0 +1,89 @@
+// `netboot lab`: a self-contained demo as root: network namespaces + bridge + tap, dnsmasq as the site DHCP
+// server, the appliance in proxyDHCP mode and a QEMU VM (TCG) with a blank 2 GiB disk that PXE-boots and
+// deploys a demo WIM while the terminal shows its progress. Everything is removed on exit, Ctrl-C included.
+// The building blocks are the lab helpers the end-to-end tests use (test/lab/).
+import { parseArgs } from 'node:util'
+import { readFile } from 'node:fs/promises'
+import type { CliCommand, CliIO } from './command.js'
+import { startLabRun, waitForDeploymentEnd, type LabRun, type ShownDeployment } from '../../test/e2e/deploy.js'
+
+const usage = `usage: netboot lab [--uefi] [--timeout MINUTES]
+
+Runs a complete deployment in an isolated lab on this machine (needs root, QEMU, dnsmasq-base, wimtools;
+scripts/install-deps.sh installs them): a network namespace "nbe-…" with a bridge, a stand-in site DHCP
+server (dnsmasq, addresses only), the appliance in proxyDHCP mode, and a QEMU VM (TCG, no KVM needed) with a
+blank 2 GiB disk. The VM PXE-boots, boots the Linux PE (built first if needed: netboot pe build), and
+applies a demo WIM (made with wimcapture) to NTFS. Progress is printed as it happens; the lab is deleted
+at the end or on Ctrl-C. Nothing touches this machine's real network interfaces.
+
+  --uefi             boot the VM with OVMF (UEFI, GPT + EFI system partition) instead of SeaBIOS
+  --timeout MINUTES  give up after this long (default 20)`
+
+async function peLines (run: LabRun, from: number, io: CliIO): Promise<number> {
+  const text = await readFile(run.serialLog, 'latin1').catch(() => '')
+  const fresh = text.slice(from)
+  const end = fresh.lastIndexOf('\n')
+  if (end < 0) return from
+  for (const line of fresh.slice(0, end).split(/\r?\n/)) {
+    if (/^netboot(-pe)?: |^Applying image/.test(line)) io.out(`  vm │ ${line}`)
+  }
+  return from + end + 1
+}
+
+function describe (d: ShownDeployment & { progress?: number }): string {
+  return `deployment ${d.id}: ${d.state}${d.currentStep !== undefined ? `, step ${d.currentStep}` : ''}${d.progress !== undefined ? ` (${d.progress} %)` : ''}`
+}
+
+export const command: CliCommand = {
+  name: 'lab',
+  summary: 'demo: deploy a QEMU VM through an isolated netns lab (root)',
+  usage,
+  async run (argv, io) {
+    let values: { uefi?: boolean, timeout?: string }
+    try {
+      values = parseArgs({ args: argv, strict: true, options: { uefi: { type: 'boolean' }, timeout: { type: 'string' } } }).values
+    } catch (err) { io.err(`netboot lab: ${(err as Error).message}`); return 2 }
+    if (process.getuid?.() !== 0) { io.err('netboot lab: needs root (network namespaces, taps)'); return 1 }
+    const minutes = Number(values.timeout ?? 20)
+    const firmware = values.uefi === true ? 'uefi' : 'bios'
+    io.out(`lab: preparing (${firmware}): PE, demo WIM, namespace, dnsmasq, appliance, VM`)
+    const run = await startLabRun({ firmware, onLine: (l) => { io.out(`  ${l}`) } })
+    let closed = false
+    const cleanup = async (): Promise<void> => {
+      if (closed) return
+      closed = true
+      io.out('lab: cleaning up (VM, appliance, dnsmasq, namespaces, temp files)')
+      await run.close()
+    }
+    const onSignal = (): void => { void cleanup().then(() => process.exit(130)) }
+    process.once('SIGINT', onSignal)
+    process.once('SIGTERM', onSignal)
+    try {
+      io.out(`lab: namespace ${run.lab.ns}, appliance ${run.appliance.baseUrl}, VM ${run.mac} (serial log ${run.serialLog})`)
+      io.out('lab: VM powered on; waiting for PXE → iPXE → PE → task sequence')
+      let seen = 0
+      let last = ''
+      const timer = setInterval(() => {
+        void (async () => {
+          seen = await peLines(run, seen, io)
+          const all = await run.appliance.get<ShownDeployment[]>('/api/v1/deployments').catch(() => [])
+          const d = all.find(x => x.mac === run.mac)
+          const line = d === undefined ? '' : describe(d)
+          if (line !== '' && line !== last) { io.out(`lab: ${line}`); last = line }
+        })()
+      }, 2000)
+      const d = await waitForDeploymentEnd(run, minutes * 60_000).finally(() => { clearInterval(timer) })
+      await peLines(run, seen, io)
+      if (d.state === 'succeeded') {
+        io.out(`lab: deployment ${d.id} succeeded; the next PXE boot of ${run.mac} is sent to its local disk`)
+        return 0
+      }
+      io.err(`lab: deployment ${d.id} failed: ${d.error ?? '?'}`)
+      return 1
+    } finally {
+      process.removeListener('SIGINT', onSignal)
+      process.removeListener('SIGTERM', onSignal)
+      await cleanup()
+    }
+  }
+}

@@ -1,0 +1,94 @@
+// One real deployment in the lab, shared by the e2e tests and bench/e2e: netns + bridge + tap, dnsmasq as
+// the site DHCP server, the appliance (proxyDHCP, TFTP, HTTP) and a QEMU TCG VM with a blank 2 GiB disk
+// that PXE-boots, runs the PE and deploys a WIM made by wimcapture. Everything is torn down by close().
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import {
+  createLab, labConfig, makeTree, makeWim, startAppliance, startDnsmasq, startVm, waitFor,
+  type Appliance, type Lab, type Vm
+} from '../lab/index.js'
+import { buildPe, builtPe } from '../../src/pe/build.js'
+import { REPO_ROOT } from '../lab/services.js'
+
+export const PE_DIR = process.env.NETBOOT_PE_DIR ?? join(REPO_ROOT, 'boot/pe/build')
+
+export interface ShownDeployment { id: string, mac: string, state: string, error?: string, logTail?: string, currentStep?: number }
+export interface DeploymentEvent { seq: number, at: string, type: string, step?: number, message?: string }
+
+export interface LabRun {
+  lab: Lab
+  work: string
+  appliance: Appliance
+  vm?: Vm
+  mac: string
+  disk: string
+  serialLog: string
+  /** source tree: relative path → sha256 */
+  sums: Map<string, string>
+  close (): Promise<void>
+}
+
+export function randomMac (): string {
+  return '52:54:00:' + [...randomBytes(3)].map(b => b.toString(16).padStart(2, '0')).join(':')
+}
+
+export interface LabRunOptions {
+  firmware: 'bios' | 'uefi'
+  /** the VM's MAC is in the deployment collection (default true) */
+  inCollection?: boolean
+  imageIndex?: number
+  extraSteps?: object[]
+  onLine?: (line: string) => void
+}
+
+/** Set up the lab and power the VM on. */
+export async function startLabRun (o: LabRunOptions): Promise<LabRun> {
+  if (builtPe(PE_DIR) === undefined) await buildPe({ outDir: PE_DIR, onLine: o.onLine })
+  const work = await mkdtemp(join(tmpdir(), 'nbe-e2e-'))
+  const cleanups: Array<() => Promise<void>> = [async () => { await rm(work, { recursive: true, force: true }) }]
+  const close = async (): Promise<void> => { for (const c of cleanups.splice(0).reverse()) await c().catch(() => {}) }
+  try {
+    const images = join(work, 'images')
+    await mkdir(images)
+    const sums = await makeTree(join(work, 'tree'))
+    await makeWim(join(images, 'lab.wim'), [{ dir: join(work, 'tree'), name: 'Lab image' }])
+    const lab = await createLab({ prefix: 'nbe-' })
+    cleanups.push(async () => { await lab.close() })
+    await startDnsmasq(lab, work)
+    const mac = randomMac()
+    const appliance = await startAppliance(lab, labConfig({
+      address: lab.address, workDir: work, peDir: PE_DIR, imagesDir: images, wimFile: 'lab.wim',
+      macs: o.inCollection === false ? ['52:54:00:ff:ff:fe'] : [mac], imageIndex: o.imageIndex, extraSteps: o.extraSteps
+    }), work)
+    const tap = await lab.addTap()
+    const disk = join(work, 'disk.raw')
+    const serialLog = join(work, 'serial.log')
+    const vm = await startVm(lab, { firmware: o.firmware, mac, disk, diskBytes: 2 * 1024 ** 3, serialLog, workDir: work, net: { tap } })
+    cleanups.push(async () => { await vm.kill() })
+    return { lab, work, appliance, vm, mac, disk, serialLog, sums, close }
+  } catch (err) {
+    await close()
+    throw err
+  }
+}
+
+/** The VM's deployment once it has ended (succeeded or failed). */
+export async function waitForDeploymentEnd (run: LabRun, timeoutMs: number): Promise<ShownDeployment> {
+  let found: ShownDeployment | undefined
+  await waitFor(async () => {
+    const all = await run.appliance.get<ShownDeployment[]>('/api/v1/deployments').catch(() => [])
+    found = all.find(d => d.mac === run.mac && (d.state === 'succeeded' || d.state === 'failed'))
+    return found !== undefined
+  }, timeoutMs, `no ended deployment for ${run.mac} within ${timeoutMs} ms (serial log ${run.serialLog}, appliance log ${run.appliance.log})`)
+  return found as ShownDeployment
+}
+
+/** How many /boot/decide requests the appliance logged for this MAC (fastify request logs at debug level). */
+export async function decideCount (run: LabRun): Promise<number> {
+  const { readFile } = await import('node:fs/promises')
+  const log = await readFile(run.appliance.log, 'utf8').catch(() => '')
+  const mac = encodeURIComponent(run.mac)
+  return log.split('\n').filter(l => l.includes('/boot/decide') && (l.includes(run.mac) || l.includes(mac)) && l.includes('incoming request')).length
+}

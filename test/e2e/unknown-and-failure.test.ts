@@ -1,0 +1,28 @@
+// End to end, the two other outcomes: a machine in no collection is told to boot locally and inventoried;
+// a task sequence whose applyImage names an image index the WIM lacks ends as a failed deployment whose
+// error says so.
+import t from 'tap'
+import { waitFor } from '../lab/services.js'
+import { decideCount, startLabRun, waitForDeploymentEnd, type ShownDeployment } from './deploy.js'
+
+t.test('a machine in no collection boots locally and appears in the inventory', async t => {
+  const run = await startLabRun({ firmware: 'bios', inCollection: false, onLine: (l) => { t.comment(l) } })
+  t.teardown(run.close)
+  await waitFor(async () => await decideCount(run) >= 1, 4 * 60_000, `the VM never asked /boot/decide (appliance log ${run.appliance.log})`)
+  const machines = await run.appliance.get<Array<{ mac: string }>>('/api/v1/machines')
+  t.ok(machines.some(m => m.mac === run.mac), 'the VM is in the inventory')
+  const deployments = await run.appliance.get<ShownDeployment[]>('/api/v1/deployments')
+  t.notOk(deployments.some(d => d.mac === run.mac), 'no deployment was created for it')
+  const again = await run.appliance.fetchText(`/boot/decide?mac=${encodeURIComponent(run.mac)}&platform=pcbios&buildarch=i386`)
+  t.match(again.body, /Boot from the local disk/, 'it is told to boot locally')
+})
+
+t.test('a missing image index ends as a failed deployment with the error shown', async t => {
+  const run = await startLabRun({ firmware: 'bios', imageIndex: 5, onLine: (l) => { t.comment(l) } })
+  t.teardown(run.close)
+  const d = await waitForDeploymentEnd(run, 8 * 60_000)
+  t.equal(d.state, 'failed')
+  t.match(d.error, /image index 5 does not exist/, 'the error names the missing index')
+  const shown = await run.appliance.get<ShownDeployment>(`/api/v1/deployments/${d.id}`)
+  t.match(shown.logTail, /image index 5 does not exist/, 'the log tail shows it too')
+})
