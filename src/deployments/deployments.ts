@@ -77,9 +77,9 @@ export function createDeployments (ctx: AppContext): Deployments {
     return await store.deployments.update(d.id, { ...patch, state: to, updatedAt: iso() })
   }
 
-  async function fail (d: Deployment, error: string, type = 'failed'): Promise<Deployment> {
-    const next = await move(d, 'failed', { endedAt: iso(), error })
-    await event(d, type, { message: error })
+  async function fail (d: Deployment, error: string, patch: Partial<Deployment> = {}): Promise<Deployment> {
+    const next = await move(d, 'failed', { ...patch, endedAt: iso(), error })
+    await event(d, 'failed', { message: error })
     return next
   }
 
@@ -204,10 +204,9 @@ export function createDeployments (ctx: AppContext): Deployments {
           return next
         }
         const error = typeof r.error === 'string' && r.error !== '' ? r.error.slice(0, 4096) : 'the PE reported a failure'
-        assertTransition(d.id, d.state, 'failed')
-        if (logTail.logTail !== undefined) await store.deployments.update(d.id, logTail)
+        const next = await fail(d, error, logTail)
         log.warn({ deployment: d.id, mac: d.mac, error }, 'deployment failed')
-        return await fail(d, error)
+        return next
       })
     },
 
