@@ -21,8 +21,9 @@ async function bench (name: string, s: Store, n: number): Promise<void> {
   await time('machines.recordSighting (no fsync), 1 at a time', n, async i => await s.machines.recordSighting({ mac: `02:00:00:00:${(i >> 8 & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`, arch: 'bios' }, new Date()))
   await time('machines.get', n, async i => await s.machines.get(`02:00:00:00:00:${(i & 255).toString(16).padStart(2, '0')}`))
   await time('deployments.create (fsync), 1 at a time', Math.min(n, 500), async i => await s.deployments.create(deployment(`d${i}`)))
-  await time('deployments.appendEvent (fsync), 1 at a time', Math.min(n, 500), async () => await s.deployments.appendEvent({ deploymentId: 'd1', at: 'x', type: 'log' }))
-  await time('deployments.appendEvent (fsync), 16 concurrent, one deployment', Math.min(n, 500), async () => await s.deployments.appendEvent({ deploymentId: 'd2', at: 'x', type: 'log' }), 16)
+  await time('deployments.appendEvent step-end (fsync), 1 at a time', Math.min(n, 500), async () => await s.deployments.appendEvent({ deploymentId: 'd1', at: 'x', type: 'step-end' }))
+  await time('deployments.appendEvent log (no fsync), 1 at a time', Math.min(n, 500), async () => await s.deployments.appendEvent({ deploymentId: 'd3', at: 'x', type: 'log' }))
+  await time('deployments.appendEvent step-end, 16 concurrent, 1 deployment', Math.min(n, 500), async () => await s.deployments.appendEvent({ deploymentId: 'd2', at: 'x', type: 'step-end' }), 16)
   await time('deployments.listByMachine (500 deployments on the MAC)', 200, async () => await s.deployments.listByMachine('aa:bb:cc:00:00:01'))
   await s.close()
 }
