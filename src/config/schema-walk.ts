@@ -94,8 +94,9 @@ function plainObject (map: Node): Record<string, unknown> {
 }
 
 /**
- * Ajv fills `default`s only outside anyOf, so a step's `index: 1` or `scheme: auto` would otherwise be
- * reported missing. Fill them from the branch the step's `type` selects, throughout the data.
+ * Before Ajv, throughout the data: a key left empty (null) that has a default is dropped so the default
+ * applies; and because Ajv fills `default`s only outside anyOf (a step's `index: 1` or `scheme: auto` would
+ * be reported missing), step defaults are filled here from the branch the step's `type` selects.
  */
 export function fillUnionDefaults (value: unknown, s: Schema | undefined): void {
   if (s === undefined || value === null || typeof value !== 'object') return
@@ -111,5 +112,10 @@ export function fillUnionDefaults (value: unknown, s: Schema | undefined): void 
       if (obj[k] === undefined && ps.default !== undefined) obj[k] = structuredClone(ps.default)
     }
   }
-  for (const [k, v] of Object.entries(obj)) fillUnionDefaults(v, subSchema(target, k, obj))
+  for (const [k, v] of Object.entries(obj)) {
+    const sub = subSchema(target, k, obj)
+    // `http:` with every child commented out is null in YAML: treat it as absent, so its default applies
+    if (v === null && sub?.default !== undefined) { delete obj[k]; continue }
+    fillUnionDefaults(v, sub)
+  }
 }

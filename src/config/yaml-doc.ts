@@ -17,7 +17,8 @@ export function parseYaml (text: string, file: string): ParsedYaml {
   const lines = new LineCounter()
   // YAML 1.2 core schema (the default): no sexagesimal numbers, so a MAC like 52:54:00:12:34:56 stays a string;
   // uniqueKeys (default) makes a key written twice in one map an error, as an admin would want.
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, keepSourceTokens: false })
+  // merge: `<<: *defaults` works as admins expect from YAML 1.1 tools (reuse a list of steps, a rule).
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, merge: true })
   const toIssue = (e: { message: string, pos: [number, number], code: string }): ConfigIssue => {
     const pos = lines.linePos(e.pos[0])
     return { file, line: pos.line, column: pos.col, path: '', message: `YAML: ${firstLine(e.message)}`, hint: yamlHint(e.code) }

@@ -101,6 +101,33 @@ t.test('address, base URL and interfaces', async t => {
   t.equal(c3.dhcp.mode, 'proxy', 'an empty file is a config of defaults')
 })
 
+t.test('empty sections take their defaults; anchors and merge keys work', async t => {
+  const dir = await tempDir(t)
+  const yaml = [
+    'http:',
+    '  # adminToken: commented out, so http is null in YAML',
+    'images:',
+    'taskSequences:',
+    '  - id: a',
+    '    steps: &standard',
+    '      - { type: partition }',
+    '      - { type: reboot }',
+    '  - id: b',
+    '    steps: *standard',
+    'collections:',
+    '  - &lab',
+    '    id: lab-1',
+    '    rules: [{ arch: bios }]',
+    '  - <<: *lab',
+    '    id: lab-2'
+  ].join('\n')
+  const cfg = ok(t, await load(yaml, { cwd: dir }))
+  t.equal(cfg.http.menuTimeoutSeconds, 10)
+  t.same(cfg.images, [])
+  t.same(cfg.taskSequences[1].steps.map(s => s.type), ['partition', 'reboot'])
+  t.same(cfg.collections[1], { id: 'lab-2', rules: [{ arch: 'bios' }], members: [] })
+})
+
 t.test('EMBEDDED_CONFIG_PATH points at the shipped default', async t => {
   t.ok(EMBEDDED_CONFIG_PATH.endsWith('/config/appliance.yaml'))
   t.ok(existsSync(EMBEDDED_CONFIG_PATH), EMBEDDED_CONFIG_PATH)
