@@ -14,6 +14,15 @@ import type { Source } from './server.js'
 /** Sightings of one MAC are written at most this often (a PXE ROM retries every few seconds). */
 export const SIGHTING_INTERVAL_MS = 10_000
 const SIGHTING_MAP_LIMIT = 100_000
+/**
+ * Inventory writes in flight at most. Beyond it a first-contact DISCOVER is dropped unanswered (the firmware
+ * retries within seconds) rather than queued: a store slower than the arrival rate would otherwise turn into
+ * seconds of latency for everyone and unbounded memory.
+ */
+export const MAX_PENDING_SIGHTINGS = 512
+
+class Overloaded extends Error {}
+const OVERLOADED = new Overloaded('inventory writes saturated')
 
 export interface Reply { via: Via, buf: Buffer, to: Destination }
 export type Sender = (r: Reply) => Promise<void>
@@ -21,6 +30,7 @@ export type Sender = (r: Reply) => Promise<void>
 export class Responder {
   private readonly log
   private readonly lastSighting = new Map<string, number>()
+  private readonly sightingWrites = new Map<string, Promise<void>>()
   private leases: Promise<LeaseTable> | undefined
   /** full-mode requests run one at a time: allocation, store write and reply never interleave */
   private fullQueue: Promise<void> = Promise.resolve()
@@ -79,8 +89,10 @@ export class Responder {
   private async admit (c: Classified, client: PxeClient): Promise<boolean> {
     const xid = c.packet.xid
     try {
-      await this.recordSighting(c, client)
+      const write = this.recordSighting(c, client)
+      if (write !== undefined) await write
     } catch (err) {
+      if (err === OVERLOADED) { this.shed(c); return false }
       // DESIGN.md rule 3: warn, send nothing; the firmware retries.
       this.log.warn({ err, mac: c.mac, xid }, 'cannot record machine sighting; not answering')
       return false
@@ -99,18 +111,41 @@ export class Responder {
     return true
   }
 
-  private async recordSighting (c: Classified, client: PxeClient): Promise<void> {
+  private shedCount = 0
+  private shedLoggedAt = 0
+
+  /** Load shedding, logged at most once a second with the count since the last line. */
+  private shed (c: Classified): void {
+    this.shedCount++
+    const now = Date.now()
+    if (now - this.shedLoggedAt < 1000) return
+    this.log.warn({ mac: c.mac, xid: c.packet.xid, dropped: this.shedCount }, 'inventory store saturated: dropping first-contact requests (firmware retries)')
+    this.shedLoggedAt = now
+    this.shedCount = 0
+  }
+
+  /**
+   * Writes a sighting unless this MAC was written less than SIGHTING_INTERVAL_MS ago. Retries that arrive while
+   * the write is in flight wait for that same write (no pile-up behind the store's per-key lock) and share its
+   * outcome: if it fails they stay silent too, and the next retry writes again.
+   */
+  private recordSighting (c: Classified, client: PxeClient): Promise<void> | undefined {
+    const inflight = this.sightingWrites.get(c.mac)
+    if (inflight !== undefined) return inflight
     const now = this.ctx.clock.now()
     const last = this.lastSighting.get(c.mac)
-    if (last !== undefined && now.getTime() - last < SIGHTING_INTERVAL_MS && now.getTime() >= last) return
+    if (last !== undefined && now.getTime() - last < SIGHTING_INTERVAL_MS && now.getTime() >= last) return undefined
     if (this.lastSighting.size >= SIGHTING_MAP_LIMIT) this.lastSighting.clear()
+    if (this.sightingWrites.size >= MAX_PENDING_SIGHTINGS) return Promise.reject(OVERLOADED)
     const ip = c.packet.ciaddr !== '0.0.0.0' ? c.packet.ciaddr : undefined
-    await this.ctx.store.machines.recordSighting({
+    const write = this.ctx.store.machines.recordSighting({
       mac: c.mac, arch: client.arch, vendorClass: client.vendorClass,
       ...(client.uuid !== undefined ? { uuid: client.uuid } : {}),
       ...(ip !== undefined ? { ip } : {})
-    }, now)
-    this.lastSighting.set(c.mac, now.getTime())
+    }, now).then(() => { this.lastSighting.set(c.mac, now.getTime()) })
+      .finally(() => { this.sightingWrites.delete(c.mac) })
+    this.sightingWrites.set(c.mac, write)
+    return write
   }
 
   private async full (cfg: AppConfig, c: Classified, from: Source): Promise<void> {

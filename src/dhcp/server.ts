@@ -10,11 +10,14 @@ import type { Destination } from './route.js'
 export interface Source { address: string, port: number }
 export type MessageHandler = (msg: Buffer, from: Source, via: Via) => void
 
+const RECV_BUFFER_BYTES = 4 * 1024 * 1024
+
 export interface BindSpec { address: string, dhcpPort: number, proxyPort: number }
 
 function bindOne (via: Via, address: string, port: number, log: Logger, onMessage: MessageHandler): Promise<dgram.Socket> {
   return new Promise((resolve, reject) => {
-    const sock = dgram.createSocket({ type: 'udp4' })
+    // A large receive buffer absorbs the burst of a rack powering on at once (capped by net.core.rmem_max).
+    const sock = dgram.createSocket({ type: 'udp4', recvBufferSize: RECV_BUFFER_BYTES })
     const onBindError = (err: NodeJS.ErrnoException): void => {
       sock.close()
       reject(new BindError('dhcp', address, port, err))

@@ -3,7 +3,7 @@ import t from 'tap'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Responder, type Reply } from '../../src/dhcp/responder.js'
+import { Responder, MAX_PENDING_SIGHTINGS, type Reply } from '../../src/dhcp/responder.js'
 import { decode, encode, type DhcpPacket } from '../../src/dhcp/packet.js'
 import { MessageType, Opt, optIp } from '../../src/dhcp/options.js'
 import { createMemoryStore } from '../../src/store/memory.js'
@@ -177,4 +177,22 @@ t.test('full mode: leases survive a restart (level store)', async t => {
   h = harness(cfg, store)
   t.equal(mt(await h.ask({ vendorClass: null, arch: null, mac, type: MessageType.REQUEST, ciaddr: ip })), MessageType.ACK, 'renewal after restart')
   t.equal((await h.ask({ vendorClass: null, arch: null, mac: '52:54:00:ff:00:02' }))!.yiaddr !== ip, true, 'a new client does not get the bound address')
+})
+
+t.test('a store slower than the arrival rate: first contacts beyond the in-flight bound are dropped, not queued', async t => {
+  const store = createMemoryStore()
+  const release: Array<() => void> = []
+  const rs = store.machines.recordSighting.bind(store.machines)
+  store.machines.recordSighting = async (s, at) => { await new Promise<void>(resolve => release.push(resolve)); return await rs(s, at) }
+  const h = harness(testConfig(), store)
+  const macs = Array.from({ length: MAX_PENDING_SIGHTINGS + 1 }, (_, i) => `52:54:01:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`)
+  const pending = macs.slice(0, MAX_PENDING_SIGHTINGS).map(mac => h.ask({ mac, arch: 0 }))
+  const retry = h.ask({ mac: macs[0], arch: 0 })  // a retry of a machine whose write is in flight shares it
+  t.equal(await h.ask({ mac: macs[MAX_PENDING_SIGHTINGS], arch: 0 }), undefined, 'one over the bound: dropped at once')
+  t.equal(release.length, MAX_PENDING_SIGHTINGS, 'no extra write for the retry')
+  for (const r of release) r()
+  t.equal((await Promise.all(pending)).filter(p => p !== undefined).length, MAX_PENDING_SIGHTINGS, 'the others answered')
+  t.ok(await retry, 'the retry answered too')
+  store.machines.recordSighting = rs
+  t.ok(await h.ask({ mac: macs[MAX_PENDING_SIGHTINGS], arch: 0 }), 'answered on its next try')
 })

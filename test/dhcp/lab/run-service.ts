@@ -1,6 +1,6 @@
 // Runs the real DHCP service (src/dhcp/service.ts) in whatever network namespace it is started in:
 //   ip netns exec nbd-… node --import tsx test/dhcp/lab/run-service.ts '{"dhcp":{"mode":"proxy"},"stateDir":"…"}'
-// Prints "READY <dhcpPort> <proxyPort>" once bound; on SIGTERM prints "LEASES <json>" and exits 0.
+// Prints "READY <dhcpPort> <proxyPort>" once bound; on SIGTERM prints "LEASES <json>", "CPU <ms used>" and exits 0.
 import { createService } from '../../../src/dhcp/service.js'
 import { createMemoryStore } from '../../../src/store/memory.js'
 import { openLevelStore } from '../../../src/store/level.js'
@@ -22,6 +22,8 @@ process.on('SIGTERM', () => {
   void (async () => {
     await svc.stop()
     process.stdout.write(`LEASES ${JSON.stringify(await store.leases.list())}\n`)
+    const cpu = process.cpuUsage()
+    process.stdout.write(`CPU ${Math.round((cpu.user + cpu.system) / 1000)}\n`)
     await store.close()
     process.exit(0)
   })()

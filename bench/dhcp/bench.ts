@@ -1,0 +1,85 @@
+// proxyDHCP throughput and latency: perfdhcp (kea-admin) against the appliance and against dnsmasq in proxy
+// mode, same PXE options, same run, inside network namespaces (nothing leaves them).
+//   npx tsx bench/dhcp/bench.ts [--rate 5000] [--seconds 10] [--store level|memory] [--clients N]
+// perfdhcp acts as a relay (giaddr = its address, replies unicast to giaddr:67); -i = DISCOVER/OFFER only,
+// since a proxy gives no address. Latency p50/p99 come from a tcpdump capture in the client namespace.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createLab, SERVER_IP, CLIENT_IP, type Lab } from '../../test/dhcp/lab/netns.js'
+import { discoverOfferTimings, percentile } from './pcap.js'
+
+const arg = (name: string, def: string): string => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : def }
+const RATE = Number(arg('rate', '5000')); const SECONDS = Number(arg('seconds', '10')); const STORE = arg('store', 'level')
+// Distinct client MACs: default every DISCOVER a new machine (worst case: one inventory write per packet).
+const CLIENTS = Number(arg('clients', String(RATE * SECONDS * 2)))
+// arch 7 (EFI x64), PXEClient vendor class, GUID: what OVMF sends (test/fixtures/dhcp/ovmf-1-discover.parsed).
+const PXE_OPTS = ['-o', '60,' + Buffer.from('PXEClient:Arch:00007:UNDI:003000').toString('hex'), '-o', '93,0007', '-o', '94,010300',
+  '-o', '97,002c1b0a5c4e3d504f8162738495a6b7c8']
+
+interface Result { name: string, sent: number, received: number, drops: number, offersPerSec: number, p50: number, p99: number, perfdhcpAvgMs: string }
+
+const sleep = (ms: number) => new Promise(r => setTimeout(r, ms))
+
+function startIn (ns: string, cmd: string[]): ChildProcess {
+  return spawn('ip', ['netns', 'exec', ns, ...cmd], { stdio: ['ignore', 'pipe', 'pipe'] })
+}
+
+async function stopProc (p: ChildProcess, sig: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (p.exitCode !== null || p.pid === undefined) return
+  await new Promise<void>(resolve => { p.on('exit', () => resolve()); process.kill(p.pid as number, sig) })
+}
+
+async function measure (lab: Lab, name: string, dir: string): Promise<Result> {
+  const pcap = join(dir, `${name}.pcap`)
+  const dump = startIn(lab.clientNs, ['tcpdump', '-i', lab.clientIf, '-B', '32768', '-s', '400', '-U', '-w', pcap, 'udp port 67'])
+  await sleep(1000)
+  const r = spawnSync('ip', ['netns', 'exec', lab.clientNs, 'perfdhcp', '-4', '-i', '-l', CLIENT_IP, '-r', String(RATE),
+    '-p', String(SECONDS), '-R', String(CLIENTS), '-W', '1000000', ...PXE_OPTS, SERVER_IP], { encoding: 'utf8' })
+  await sleep(500)
+  await stopProc(dump, 'SIGINT')
+  const out = r.stdout + r.stderr
+  const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? NaN)
+  const sent = num(/sent packets: (\d+)/); const received = num(/received packets: (\d+)/)
+  const timing = discoverOfferTimings(pcap)
+  return {
+    name, sent, received, drops: sent - received,
+    offersPerSec: Math.round(received / SECONDS),
+    p50: percentile(timing.latenciesMs, 50), p99: percentile(timing.latenciesMs, 99),
+    perfdhcpAvgMs: /avg delay: ([\d.]+ ms)/.exec(out)?.[1] ?? '?'
+  }
+}
+
+async function main (): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'nbd-bench-'))
+  const lab = createLab()
+  const results: Result[] = []
+  let applianceCpu = ''
+  try {
+    const svc = await lab.startService({ server: { address: SERVER_IP, bind: '0.0.0.0' }, dhcp: { mode: 'proxy' }, ...(STORE === 'level' ? { stateDir: join(dir, 'db') } : {}) })
+    results.push(await measure(lab, 'appliance', dir))
+    const cpuMs = Number(/CPU (\d+)/.exec(await svc.stop())?.[1] ?? NaN)
+    applianceCpu = `appliance CPU (whole process incl. start-up): ${cpuMs} ms`
+    const dm = startIn(lab.serverNs, ['dnsmasq', '-k', '--conf-file=/dev/null', '--port=0', '--log-facility=/dev/null', '--quiet-dhcp',
+      `--dhcp-range=${SERVER_IP},proxy,255.255.255.0`, '--pxe-service=X86-64_EFI,Netboot,ipxe.efi', '--pxe-service=x86PC,Netboot,undionly'])
+    await sleep(1000)
+    results.push(await measure(lab, 'dnsmasq', dir))
+    await stopProc(dm)
+  } finally {
+    lab.cleanup()
+    await rm(dir, { recursive: true, force: true })
+  }
+  console.log(`perfdhcp DISCOVER→OFFER, ${RATE}/s for ${SECONDS} s, relay mode, PXE options (arch 7); appliance store: ${STORE}, ${CLIENTS} distinct clients`)
+  console.log('target       sent   recv  drops  offers/s  p50 ms  p99 ms  perfdhcp avg')
+  for (const r of results) {
+    console.log(`${r.name.padEnd(10)} ${String(r.sent).padStart(6)} ${String(r.received).padStart(6)} ${String(r.drops).padStart(6)} ${String(r.offersPerSec).padStart(9)} ${r.p50.toFixed(3).padStart(7)} ${r.p99.toFixed(3).padStart(7)}  ${r.perfdhcpAvgMs}`)
+  }
+  console.log(applianceCpu)
+  const [a, d] = results
+  if (a !== undefined && d !== undefined) {
+    console.log(`ratio appliance/dnsmasq: offers/s ${(a.offersPerSec / d.offersPerSec).toFixed(2)}, p50 ${(a.p50 / d.p50).toFixed(2)}, p99 ${(a.p99 / d.p99).toFixed(2)}`)
+  }
+}
+
+await main()

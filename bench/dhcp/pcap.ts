@@ -1,0 +1,38 @@
+// Minimal pcap reader for the benchmark: per-xid DISCOVER→OFFER latency measured on the wire (tcpdump in the
+// client namespace), so both servers are timed the same way. Ethernet + IPv4 + UDP only.
+import { readFileSync } from 'node:fs'
+
+export interface Timing { sent: number, answered: number, latenciesMs: number[] }
+
+export function discoverOfferTimings (file: string): Timing {
+  const b = readFileSync(file)
+  if (b.length < 24) return { sent: 0, answered: 0, latenciesMs: [] }
+  const le = b.readUInt32LE(0) === 0xa1b2c3d4
+  const nano = b.readUInt32LE(0) === 0xa1b23c4d
+  const u32 = (at: number): number => le || nano ? b.readUInt32LE(at) : b.readUInt32BE(at)
+  const sentAt = new Map<number, number>()
+  const lat: number[] = []
+  let at = 24
+  while (at + 16 <= b.length) {
+    const t = u32(at) * 1000 + u32(at + 4) / (nano ? 1e6 : 1e3)
+    const incl = u32(at + 8)
+    const pkt = b.subarray(at + 16, at + 16 + incl)
+    at += 16 + incl
+    if (pkt.length < 14 + 20 + 8 + 240 || pkt.readUInt16BE(12) !== 0x0800) continue
+    const ihl = (pkt[14] & 0x0f) * 4
+    const dhcp = pkt.subarray(14 + ihl + 8)
+    if (dhcp.length < 240) continue
+    const op = dhcp[0]; const xid = dhcp.readUInt32BE(4)
+    if (op === 1) { if (!sentAt.has(xid)) sentAt.set(xid, t) } else if (op === 2) {
+      const s = sentAt.get(xid)
+      if (s !== undefined) { lat.push(t - s); sentAt.set(xid, Infinity) }
+    }
+  }
+  return { sent: sentAt.size, answered: lat.length, latenciesMs: lat.filter(x => x >= 0) }
+}
+
+export function percentile (xs: number[], p: number): number {
+  if (xs.length === 0) return NaN
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor(p / 100 * s.length))]
+}
