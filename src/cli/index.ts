@@ -1,7 +1,7 @@
 // The `netboot` command line: a registry of CliCommand modules (one file per subcommand, each exporting
 // `command`) and runCli(argv, io) → exit code. Modules are imported at start-up and a missing file is skipped,
 // so subcommands appear in `netboot --help` as their files land.
-import { existsSync } from 'node:fs'
+import { existsSync, readdirSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import type { CliCommand, CliIO } from './command.js'
 import { suggestCommand } from './suggest.js'
@@ -17,20 +17,39 @@ export interface LoadedCommands {
   broken: Array<{ module: string, error: string }>
 }
 
+/** This directory's own files that are not subcommands. */
+const NOT_COMMANDS = new Set(['index', 'command', 'suggest'])
+
+/** Modules of src/cli/ beyond COMMAND_MODULES (a command added later, or a helper without `command`). */
+function otherModules (): string[] {
+  const names = readdirSync(new URL('.', import.meta.url))
+    .filter(f => /\.(ts|js)$/.test(f) && !f.endsWith('.d.ts'))
+    .map(f => f.replace(/\.(ts|js)$/, ''))
+  return [...new Set(names)].filter(n => !NOT_COMMANDS.has(n) && !COMMAND_MODULES.includes(n)).sort()
+}
+
 /** Whether src/cli/<module> exists, as .ts (run through tsx) or .js (compiled to dist/). */
 function moduleExists (module: string): boolean {
   return ['.js', '.ts'].some(ext => existsSync(new URL(`./${module}${ext}`, import.meta.url)))
 }
 
-/** Import every subcommand module that exists. */
+/**
+ * Import every subcommand module that exists: the listed ones in their order, then (when listing them all)
+ * any other file of src/cli/ that exports a `command`, so a new subcommand shows up without editing this file.
+ */
 export async function loadCommands (modules: readonly string[] = COMMAND_MODULES): Promise<LoadedCommands> {
   const commands: CliCommand[] = []
   const broken: LoadedCommands['broken'] = []
-  await Promise.all(modules.map(async (m, i) => {
+  const extra = modules === COMMAND_MODULES ? otherModules() : []
+  await Promise.all([...modules, ...extra].map(async (m, i) => {
     if (!moduleExists(m)) return
     try {
       const mod = await import(`./${m}.js`) as { command?: CliCommand }
-      if (mod.command === undefined || typeof mod.command.run !== 'function') throw new Error(`src/cli/${m} exports no \`command\``)
+      const isExtra = i >= modules.length
+      if (mod.command === undefined || typeof mod.command.run !== 'function') {
+        if (isExtra) return                 // a helper module, not a subcommand
+        throw new Error(`src/cli/${m} exports no \`command\``)
+      }
       commands[i] = mod.command
     } catch (err) {
       // The file is there but does not load: say so in help instead of hiding the command.
