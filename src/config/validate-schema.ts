@@ -90,7 +90,8 @@ function explain (errors: ErrorObject[], data: unknown): RawIssue[] {
 function unknownBranch (path: Path, t: unknown, names: string[], obj: unknown): RawIssue {
   const what = path.includes('steps') ? 'step type' : 'type'
   if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
-    return { path, at: 'value', message: `${dotted(path)}: expected a ${what === 'step type' ? 'step' : 'map'} with a type (${names.join(', ')}), got ${show(obj)}` }
+    const hint = typeof obj === 'string' && names.includes(obj) ? `write it as a map: "- type: ${obj}"` : undefined
+    return { path, at: 'value', message: `${dotted(path)}: expected a ${what === 'step type' ? 'step' : 'map'} with a type (${names.join(', ')}), got ${show(obj)}`, hint }
   }
   if (t === undefined) {
     return { path, at: 'key', message: `${dotted(path)}: missing required key 'type' (expected ${names.join(', ')})` }

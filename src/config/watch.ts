@@ -40,101 +40,108 @@ async function readText (file: string): Promise<{ text: string } | { issue: Conf
   }
 }
 
+/** The running config and the last load attempt; attempt() re-reads the file and swaps on success. */
+class Reloader {
+  current: AppConfig
+  status: ConfigStatus
+  readonly listeners = new Set<(cfg: AppConfig) => void>()
+  closed = false
+  private lastHash: string
+  private chain: Promise<unknown> = Promise.resolve()
+
+  constructor (readonly file: string, private readonly opts: WatchOptions, text: string, cfg: AppConfig, warnings: ConfigIssue[]) {
+    const now = new Date().toISOString()
+    this.current = cfg
+    this.lastHash = sha256(text)
+    this.status = { ok: true, source: file, loadedAt: now, checkedAt: now, errors: [], warnings }
+  }
+
+  /** Attempts run one at a time, in order. `force` re-validates even if the text did not change. */
+  run (force: boolean): Promise<ConfigStatus> {
+    const p = this.chain.then(async () => await this.attempt(force))
+    this.chain = p.catch(() => {})
+    return p
+  }
+
+  private async attempt (force: boolean): Promise<ConfigStatus> {
+    if (this.closed) return this.status
+    const log = this.opts.log
+    const got = await readText(this.file)
+    const checkedAt = new Date().toISOString()
+    if ('issue' in got) {
+      if (this.lastHash !== 'unreadable') log.error(formatIssue(got.issue))
+      this.lastHash = 'unreadable'
+      this.status = { ...this.status, ok: false, checkedAt, errors: [got.issue], warnings: [] }
+      return this.status
+    }
+    const hash = sha256(got.text)
+    if (hash === this.lastHash && !force) return this.status      // a touch, or a watch event for our own read
+    this.lastHash = hash
+    const res = await loadConfigText(got.text, this.file, this.opts.load)
+    if (this.closed) return this.status
+    if (!res.ok) {
+      log.error({ errors: res.errors.length }, `config ${this.file} is invalid; still serving the config loaded at ${this.status.loadedAt}`)
+      for (const e of res.errors) log.error(formatIssue(e))
+      this.status = { ...this.status, ok: false, checkedAt, errors: res.errors, warnings: res.warnings }
+      return this.status
+    }
+    for (const w of res.warnings) log.warn(formatIssue(w, 'warning'))
+    this.current = res.config          // the swap: one assignment, readers see the old or the new config, never a mix
+    this.status = { ok: true, source: this.file, loadedAt: checkedAt, checkedAt, errors: [], warnings: res.warnings }
+    log.info({ source: this.file }, 'config reloaded')
+    for (const fn of [...this.listeners]) {
+      try { fn(this.current) } catch (err) { log.error({ err }, 'config change listener failed') }
+    }
+    return this.status
+  }
+}
+
 /** Load `path` (rejecting with ConfigInvalidError if it is invalid) and keep it up to date. */
 export async function watchConfig (path: string, opts: WatchOptions): Promise<WatchedConfig> {
   const file = resolve(path)
-  const log = opts.log
   const first = await readText(file)
   if ('issue' in first) throw new ConfigInvalidError(file, [{ ...first.issue, message: first.issue.message.replace(/; still.*$/, '') }])
   const initial = await loadConfigText(first.text, file, opts.load)
   if (!initial.ok) throw new ConfigInvalidError(file, initial.errors)
-  for (const w of initial.warnings) log.warn(formatIssue(w, 'warning'))
-
-  let current: AppConfig = initial.config
-  let lastHash = sha256(first.text)
-  const now = new Date().toISOString()
-  let status: ConfigStatus = { ok: true, source: file, loadedAt: now, checkedAt: now, errors: [], warnings: initial.warnings }
-  const listeners = new Set<(cfg: AppConfig) => void>()
-  let closed = false
-
-  async function attempt (force: boolean): Promise<ConfigStatus> {
-    if (closed) return status
-    const got = await readText(file)
-    const checkedAt = new Date().toISOString()
-    if ('issue' in got) {
-      if (lastHash !== 'unreadable') log.error(formatIssue(got.issue))
-      lastHash = 'unreadable'
-      status = { ...status, ok: false, checkedAt, errors: [got.issue], warnings: [] }
-      return status
-    }
-    const hash = sha256(got.text)
-    if (hash === lastHash && !force) return status
-    lastHash = hash
-    const res = await loadConfigText(got.text, file, opts.load)
-    if (closed) return status
-    if (!res.ok) {
-      log.error({ errors: res.errors.length }, `config ${file} is invalid; still serving the config loaded at ${status.loadedAt}`)
-      for (const e of res.errors) log.error(formatIssue(e))
-      status = { ...status, ok: false, checkedAt, errors: res.errors, warnings: res.warnings }
-      return status
-    }
-    for (const w of res.warnings) log.warn(formatIssue(w, 'warning'))
-    current = res.config                     // the swap: one assignment, readers see old or new, never a mix
-    status = { ok: true, source: file, loadedAt: checkedAt, checkedAt, errors: [], warnings: res.warnings }
-    log.info({ source: file }, 'config reloaded')
-    for (const fn of [...listeners]) {
-      try { fn(current) } catch (err) { log.error({ err }, 'config change listener failed') }
-    }
-    return status
-  }
-
-  let chain: Promise<unknown> = Promise.resolve()
-  const run = (force: boolean): Promise<ConfigStatus> => {
-    const p = chain.then(async () => await attempt(force))
-    chain = p.catch(() => {})
-    return p
-  }
+  for (const w of initial.warnings) opts.log.warn(formatIssue(w, 'warning'))
+  const r = new Reloader(file, opts, first.text, initial.config, initial.warnings)
 
   let debounce: NodeJS.Timeout | undefined
   const schedule = (): void => {
-    if (closed) return
+    if (r.closed) return
     if (debounce !== undefined) clearTimeout(debounce)
     debounce = setTimeout(() => {
       debounce = undefined
-      run(false).catch((err) => log.error({ err }, 'config reload failed'))
+      r.run(false).catch((err) => opts.log.error({ err }, 'config reload failed'))
     }, opts.debounceMs ?? 100)
     debounce.unref()
   }
-
   // Watch the directory, not the file: editors save by writing a temp file and renaming it over the old one,
-  // which leaves a watch on the old inode deaf.
-  const watcher = opts.fsWatch === false ? undefined : watchDir(file, schedule, log)
-
+  // which leaves a watch on the old inode deaf. Polling catches what fs.watch misses (NFS, some bind mounts).
+  const watcher = opts.fsWatch === false ? undefined : watchDir(file, schedule, opts.log)
   let lastStat = await statKey(file)
   const poll = setInterval(() => {
-    statKey(file).then((k) => {
-      if (k !== lastStat) { lastStat = k; schedule() }
-    }, () => {})
+    statKey(file).then((k) => { if (k !== lastStat) { lastStat = k; schedule() } }, () => {})
   }, opts.intervalMs ?? 1000)
   poll.unref()
 
   const holder: ConfigHolder = {
-    current: () => current,
-    status: () => status,
+    current: () => r.current,
+    status: () => r.status,
     onChange (fn) {
-      listeners.add(fn)
-      return () => { listeners.delete(fn) }
+      r.listeners.add(fn)
+      return () => { r.listeners.delete(fn) }
     }
   }
   return {
     holder,
-    reload: async () => await run(true),
+    reload: async () => await r.run(true),
     close () {
-      closed = true
+      r.closed = true
       clearInterval(poll)
       if (debounce !== undefined) clearTimeout(debounce)
       watcher?.close()
-      listeners.clear()
+      r.listeners.clear()
     }
   }
 }

@@ -75,6 +75,7 @@ const cases: Case[] = [
   { name: 'invalid id', yaml: ['images:', '  - id: my image', '    file: a.wim'], message: "images[0].id: 'my image' is not a valid id", line: 2 },
   { name: 'unknown step type', yaml: ts('      - type: partition', '      - type: aplyImage', '        image: win11'), message: "unknown step type 'aplyImage' (expected partition, applyImage, applyFiles, setComputerName, runCommand, reboot, capture)", line: 7, hint: "did you mean 'applyImage'?" },
   { name: 'step without a type', yaml: ts('      - image: win11'), message: "taskSequences[0].steps[0]: missing required key 'type'", line: 6 },
+  { name: 'step written as a bare word', yaml: ts('      - type: partition', '      - reboot'), message: "taskSequences[0].steps[1]: expected a step with a type", line: 7, hint: 'write it as a map: "- type: reboot"' },
   { name: 'task sequence without steps', yaml: ['taskSequences:', '  - id: empty', '    steps: []'], message: 'taskSequences[0].steps: needs at least 1 entry', line: 3 },
   { name: 'full DHCP mode without a full block', yaml: ['dhcp:', '  answer: all', '  mode: full'], message: 'dhcp.mode is full but there is no dhcp.full block', line: 3 },
   { name: 'pool end outside the subnet', yaml: ['dhcp:', '  mode: full', '  full:', '    poolStart: 192.168.1.100', '    poolEnd: 192.168.2.20', '    subnetMask: 255.255.255.0'], message: 'poolEnd 192.168.2.20 is outside the subnet 192.168.1.0/24', line: 5 },
