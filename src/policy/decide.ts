@@ -6,7 +6,7 @@ import type { Deployment, Machine } from '../store/types.js'
 import type { BootDecision } from './decision.js'
 import type { ClientIdentity } from './types.js'
 import { describeRef, identityOf, knownCollections, matchCollections, protectedBy, type CollectionMatch, type MatchKind } from './match.js'
-import { bootingDeployment, lastAttempt, rerunVerdict, runningDeployment, type HistoryContext } from './history.js'
+import { bootingDeployment, historyContext, lastAttempt, rerunVerdict, runningDeployment, type HistoryContext } from './history.js'
 
 export interface PolicyInput {
   config: AppConfig
@@ -79,13 +79,15 @@ export function explain (input: PolicyInput): Explanation {
   if (matches.length === 0) trace.push('in no collection (no member entry or rule matches)')
   const verdicts: AdvertisementVerdict[] = []
   const candidates: Candidate[] = []
+  const byCollection = new Map(matches.map(m => [m.collection.id, m]))
+  const sequences = new Map(config.taskSequences.map(ts => [ts.id, ts]))
   for (const ad of [...config.advertisements].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
-    const c = screen(ad, config, matches, now)
+    const c = screen(ad, byCollection, sequences, now)
     verdicts.push(c.verdict)
     if ('ad' in c) candidates.push(c)
     else if (c.verdict.verdict !== 'not-member') trace.push(`${adLabel(ad)} not offered: ${c.verdict.why}`)
   }
-  const h: HistoryContext = { history: input.history, machine, now, timeoutMs: config.deployment.checkInTimeoutMinutes * 60_000 }
+  const h = historyContext(input.history, machine, now, config.deployment.checkInTimeoutMinutes * 60_000)
   const decision = decideAmong(candidates, input, h, trace, idleReason(verdicts))
   return {
     decision,
@@ -112,12 +114,12 @@ function identityLine (client: ClientIdentity, machine?: Machine): string {
 }
 
 /** Membership, task sequence and schedule: either a candidate or the verdict that rules the advertisement out. */
-function screen (ad: Advertisement, config: AppConfig, matches: CollectionMatch[], now: Date): Candidate | { verdict: AdvertisementVerdict } {
+function screen (ad: Advertisement, matches: ReadonlyMap<string, CollectionMatch>, sequences: ReadonlyMap<string, TaskSequence>, now: Date): Candidate | { verdict: AdvertisementVerdict } {
   const base = { id: ad.id, purpose: ad.purpose, collection: ad.collection, taskSequence: ad.taskSequence }
-  const match = matches.find(m => m.collection.id === ad.collection)
+  const match = matches.get(ad.collection)
   if (match === undefined) return { verdict: { ...base, verdict: 'not-member', why: `machine is not in collection ${ad.collection}` } }
   const spec = { specificity: match.specificity }
-  const ts = config.taskSequences.find(t => t.id === ad.taskSequence)
+  const ts = sequences.get(ad.taskSequence)
   if (ts === undefined) return { verdict: { ...base, ...spec, verdict: 'missing-task-sequence', why: `task sequence ${ad.taskSequence} is not in the config` } }
   // Schedule: offered while start ≤ now < expires.
   if (ad.start !== undefined && now.getTime() < Date.parse(ad.start)) {

@@ -4,11 +4,26 @@ import type { Advertisement } from '../config/schema.js'
 import type { Deployment, Machine } from '../store/types.js'
 
 export interface HistoryContext {
-  history: readonly Deployment[]
+  /** this machine's deployments, newest first */
+  newest: readonly Deployment[]
+  /** the same, per advertisement id */
+  byAd: ReadonlyMap<string, readonly Deployment[]>
   machine?: Machine
   now: Date
   /** deployment.checkInTimeoutMinutes in ms: a running PE silent for longer counts as failed */
   timeoutMs: number
+}
+
+/** Sort and group the history once per decision (a machine may have many past deployments). */
+export function historyContext (history: readonly Deployment[], machine: Machine | undefined, now: Date, timeoutMs: number): HistoryContext {
+  const newest = [...history].sort(newestFirst)
+  const byAd = new Map<string, Deployment[]>()
+  for (const d of newest) {
+    const list = byAd.get(d.advertisementId)
+    if (list === undefined) byAd.set(d.advertisementId, [d])
+    else list.push(d)
+  }
+  return { newest, byAd, machine, now, timeoutMs }
 }
 
 /** A past attempt as the policy sees it. */
@@ -32,12 +47,12 @@ function silentSince (d: Deployment, h: HistoryContext): boolean {
  * almost surely is the sequence's own reboot (e.g. after applying the image), so the answer is the local disk.
  */
 export function runningDeployment (h: HistoryContext): Deployment | undefined {
-  return [...h.history].sort(newestFirst).find(d => d.state === 'running' && !silentSince(d, h))
+  return h.newest.find(d => d.state === 'running' && !silentSince(d, h))
 }
 
 /** A deployment of this advertisement issued a token but its PE has not checked in yet (PXE retried). */
 export function bootingDeployment (h: HistoryContext, adId: string): Deployment | undefined {
-  return [...h.history].sort(newestFirst).find(d => d.advertisementId === adId && d.state === 'booting' && !silentSince(d, h))
+  return h.byAd.get(adId)?.find(d => d.state === 'booting' && !silentSince(d, h))
 }
 
 /**
@@ -48,8 +63,7 @@ export function bootingDeployment (h: HistoryContext, adId: string): Deployment 
  */
 export function lastAttempt (h: HistoryContext, adId: string): Attempt | undefined {
   const cutoff = h.machine?.reimageAfter
-  for (const d of [...h.history].sort(newestFirst)) {
-    if (d.advertisementId !== adId) continue
+  for (const d of h.byAd.get(adId) ?? []) {
     const a = attemptOf(d, h)
     if (a === undefined) continue
     if (cutoff !== undefined && Date.parse(a.at) <= Date.parse(cutoff)) return undefined
