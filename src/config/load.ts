@@ -6,7 +6,7 @@ import { basename, dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ConfigSchema, type AppConfig, type RawConfig } from './schema.js'
 import type { ConfigIssue } from './issues.js'
-import { locate, parseYaml, pointer, type ParsedYaml, type Path } from './yaml-doc.js'
+import { locate, parseYaml, pointer, toData, type ParsedYaml, type Path } from './yaml-doc.js'
 import { fillUnionDefaults, numbersToText } from './schema-walk.js'
 import { validateSchema } from './validate-schema.js'
 import { isObj, type Reporter } from './report.js'
@@ -64,7 +64,9 @@ export async function loadConfigText (text: string, file: string, opts: LoadOpti
   if (errors.length > 0) return { ok: false, errors, warnings }
 
   numbersToText(parsed.doc, ConfigSchema)
-  const data: unknown = parsed.doc.toJS() ?? {}     // an empty file is a config of defaults
+  const js = toData(parsed, source)
+  if ('issue' in js) return { ok: false, errors: [...errors, js.issue], warnings }
+  const data: unknown = js.data ?? {}             // an empty file is a config of defaults
   if (!isObj(data)) {
     errors.push({ file: source, line: 1, column: 1, path: '', message: 'the config must be a map of settings (server:, dhcp:, images: …)' })
     return { ok: false, errors, warnings }

@@ -1,6 +1,6 @@
 // The YAML side of the loader: parse keeping positions, and map a JSON path back to a line and column
 // so that every problem points at the text the admin wrote.
-import { LineCounter, parseDocument, isAlias, isMap, isPair, isScalar, isSeq, type Document, type Node } from 'yaml'
+import { LineCounter, parseDocument, visit, isAlias, isMap, isPair, isScalar, isSeq, type Document, type Node } from 'yaml'
 import type { ConfigIssue } from './issues.js'
 
 export type PathSeg = string | number
@@ -43,6 +43,30 @@ function yamlHint (code: string): string | undefined {
     case 'BAD_INDENT': case 'MISSING_CHAR': return 'check the indentation and that every "key: value" has a space after the colon'
     case 'BLOCK_AS_IMPLICIT_KEY': case 'MULTILINE_IMPLICIT_KEY': return 'a value is probably missing its "key:" or is indented too far'
     default: return 'check the quoting and indentation around this position'
+  }
+}
+
+/**
+ * The document as plain data. An alias to an anchor that is not defined (yet), or alias expansion beyond
+ * yaml's limit (a "billion laughs" file), is a syntax problem located at the first offending alias.
+ */
+export function toData (p: ParsedYaml, file: string): { data: unknown } | { issue: ConfigIssue } {
+  try {
+    return { data: p.doc.toJS({ maxAliasCount: 1000 }) }
+  } catch (err) {
+    let first: Node | undefined
+    let unresolved: Node | undefined
+    visit(p.doc, {
+      Alias: (_key, node) => {
+        first ??= node
+        if (node.resolve(p.doc) !== undefined) return undefined
+        unresolved = node
+        return visit.BREAK
+      }
+    })
+    const at = unresolved ?? first
+    const { line, column } = pos(p, at ?? null)
+    return { issue: { file, line, column, path: '', message: `YAML: ${firstLine((err as Error).message)}`, hint: 'define each &anchor before its *alias, and do not nest aliases to blow up the document' } }
   }
 }
 

@@ -25,6 +25,8 @@ const cases: Case[] = [
   { name: 'YAML syntax: unclosed flow sequence', yaml: ['images: [', '  { id: a, file: a.wim }', 'ports:', '  http: 80'], message: /YAML: /, line: 3 },
   { name: 'YAML syntax: tab indentation', yaml: ['server:', '\taddress: auto'], message: /YAML: .*[Tt]ab/, line: 2, hint: /spaces/ },
   { name: 'YAML: a key written twice', yaml: ['ports:', '  http: 80', '  tftp: 69', '  http: 8080'], message: /YAML: Map keys must be unique/, line: 4 },
+  { name: 'YAML: alias to an undefined anchor', yaml: ['ports:', '  http: 80', 'server: *defaults'], message: /YAML: Unresolved alias/, line: 3 },
+  { name: 'YAML: alias bomb ("billion laughs")', yaml: ['a: &a [x, x, x, x, x, x, x, x, x]', ...'bcdefgh'.split('').map((n, i) => `${n}: &${n} [${Array(9).fill('*' + 'abcdefgh'[i]).join(', ')}]`)], message: /YAML: Excessive alias count/, line: 2 },
   { name: 'wrong type: string for a port', yaml: ['ports:', '  tftp: 69', '  http: eighty'], message: "ports.http: expected an integer, got 'eighty'", line: 3 },
   { name: 'wrong type: boolean', yaml: ['tftp:', '  enabled: maybe'], message: 'tftp.enabled: expected a boolean', line: 2 },
   { name: 'wrong type: map where a list belongs', yaml: ['images:', '  id: a', '  file: a.wim'], message: 'images: expected an array, got a map', line: 2 },
