@@ -32,8 +32,8 @@ export const LOG_TAIL_BYTES = 64 * 1024
 /**
  * Per-store shared state, so every Deployments built on one store (HTTP routes, the sweep, tests) serializes its
  * read-modify-writes on one lock and sees the same token index. The index maps SHA-256(token) → deployment id;
- * it is rebuilt from the store on first use, which is how tokens survive a daemon restart. It holds every
- * deployment's hash (64 hex digits each), ended ones too, so a late PE learns that its deployment ended.
+ * it is rebuilt from the store on first use, which is how tokens survive a daemon restart. Ended deployments
+ * stay in it (a late PE learns that its deployment ended); tokens expired before a restart are not reloaded.
  */
 interface Shared { lock: KeyedLock, tokens?: Map<string, string> }
 const sharedByStore = new WeakMap<Store, Shared>()
@@ -53,7 +53,10 @@ export function createDeployments (ctx: AppContext): Deployments {
   async function tokenIndex (): Promise<Map<string, string>> {
     if (sh.tokens !== undefined) return sh.tokens
     const index = new Map<string, string>()
-    for (const d of await store.deployments.list()) index.set(d.tokenHash, d.id)
+    // Tokens already expired when the daemon starts cannot authenticate anyway: leave them out (they then read
+    // as unknown rather than expired), so the index holds one boot-token lifetime of deployments, not all history.
+    const now = clock.now().getTime()
+    for (const d of await store.deployments.list()) if (Date.parse(d.tokenExpiresAt) > now) index.set(d.tokenHash, d.id)
     sh.tokens ??= index
     return sh.tokens
   }

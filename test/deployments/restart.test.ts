@@ -42,6 +42,19 @@ t.test('restart mid-deployment loses nothing', async t => {
   t.same(await after.deployments.sweep(new Date('2027-01-01T00:00:00Z')), [], 'nothing left to sweep')
 })
 
+t.test('a token that expired while the daemon was down is refused after the restart', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'nbp-restart-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const before = await setup({ store: await openLevelStore(dir) })
+  const { token } = await before.deployments.begin(client, decision(before.config))
+  await before.store.close()
+  const after = await setup({ store: await openLevelStore(dir) })
+  t.teardown(async () => { await after.store.close() })
+  after.clock.advance(121 * 60_000)
+  await t.rejects(after.deployments.authenticate(token), { code: 'NB_ERR_UNAUTHORIZED', statusCode: 401 })
+  t.equal((await after.deployments.sweep(after.clock.now())).length, 1, 'and the sweep fails the deployment')
+})
+
 t.test('a store that fails mid-way surfaces StoreError and leaves the deployment consistent', async t => {
   const { failingStore, createMemoryStore } = await import('../../src/store/index.js')
   let broken = false
