@@ -157,9 +157,13 @@ function formatMessage (where: string, format: string, v: unknown): { message: s
   return { message: `${where}: ${show(v)} is not a valid ${format}` }
 }
 
+const TYPE_WORDS: Record<string, string> = {
+  object: 'a map (key: value lines)', array: 'a list (- item lines, or [a, b])', integer: 'a whole number',
+  number: 'a number', string: 'a string', boolean: 'true or false', null: 'nothing'
+}
+
 function article (type: string): string {
-  const t = type.split(',').join(' or ')
-  return /^[aeiou]/.test(t) ? `an ${t}` : `a ${t}`
+  return type.split(',').map(t => TYPE_WORDS[t] ?? t).join(' or ')
 }
 
 /** A value as it appears in a message: strings quoted, maps and lists named. */

@@ -61,7 +61,7 @@ t.test('a broken file: exit 1, every error with file:line:col', async t => {
   const errs = r.err.filter(l => l.includes(': error: '))
   t.match(errs, [
     new RegExp(`^${file}:3:3: error: unknown key 'bnd' in server \\(hint: did you mean 'bind'\\?\\)$`),
-    new RegExp(`^${file}:5:9: error: ports.http: expected an integer, got 'web'$`),
+    new RegExp(`^${file}:5:9: error: ports.http: expected a whole number, got 'web'$`),
     new RegExp(`^${file}:11:9: error: protected machine 00:50:56:01:00:10 is a member of collection 'servers', which required advertisement 'wipe-all' targets \\(hint: protected at line 17`),
     new RegExp(`^${file}:12:14: error: mac 00:50:56:01:00:10 is listed twice in collection 'servers' \\(hint: first at line 11\\)$`),
     new RegExp(`^${file}:15:50: error: collection 'sevrers' is not defined \\(hint: did you mean 'servers'\\?\\)$`)
