@@ -161,6 +161,7 @@ t.test('problems that are only warnings do not fail the load', async t => {
   t.equal(res.ok, true, res.ok ? '' : res.errors.map(e => formatIssue(e)).join('\n'))
   const msgs = res.warnings.map(w => `${w.line}: ${w.message}`)
   t.match(msgs, [/^2: WIM file .*not-yet-captured\.wim for image 'later' does not exist yet/, /^6: serial 'To Be Filled By O.E.M.' is a vendor placeholder/, /^8: advertisement 'old' expired/, /^10: dhcp.full is ignored because dhcp.mode is proxy/])
+  t.equal(res.warnings.length, 4, 'and nothing else')
 })
 
 t.test('risky combinations are warnings with their line', async t => {

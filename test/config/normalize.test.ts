@@ -93,6 +93,7 @@ t.test('address, base URL and interfaces', async t => {
   const cfg = ok(t, r)
   t.equal(cfg.server.address, '127.0.0.1', 'no interface: loopback')
   t.match(r.warnings.map(w => w.message), [/no non-loopback IPv4 address/], 'with a warning')
+  t.equal(r.warnings.length, 1)
   t.equal(cfg.httpBaseUrl, 'http://127.0.0.1', 'port 80 is not written')
   const c2 = ok(t, await load('server: { address: 192.0.2.10, httpBaseUrl: "https://deploy.example.net/netboot//" }\n', { cwd: dir }))
   t.equal(c2.server.address, '192.0.2.10')
