@@ -8,7 +8,7 @@ export const SERVER = '10.99.0.1'
 export function testConfig (patch: { dhcp?: Partial<AppConfig['dhcp']>, ports?: Partial<AppConfig['ports']>, server?: Partial<AppConfig['server']> } = {}): AppConfig {
   const cfg = {
     source: '<test>',
-    httpBaseUrl: `http://${SERVER}:8080`,
+    httpBaseUrl: `http://${patch.server?.address ?? SERVER}:8080`,
     server: { address: SERVER, bind: '0.0.0.0', ...patch.server },
     ports: { dhcp: 67, dhcpClient: 68, proxyDhcp: 4011, tftp: 69, http: 8080, ...patch.ports },
     dhcp: { mode: 'proxy', responseDelayMs: 0, answer: 'all', ...patch.dhcp },

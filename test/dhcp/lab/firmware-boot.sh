@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Real firmware against the appliance's proxyDHCP, beside a separate "site" DHCP server:
+#   ns nbd-fa<id>: bridge + QEMU tap + the appliance (src/dhcp via run-service.ts, proxy mode, 10.98.0.1)
+#                  + dnsmasq as TFTP-only server (tftp root /usr/lib/ipxe) + python http.server on :8080
+#   ns nbd-fs<id>: dnsmasq as the site DHCP server (addresses only, no PXE options), 10.98.0.2, via veth
+# Usage: firmware-boot.sh bios|ovmf [seconds]. Prints evidence lines (the test greps them):
+#   HTTP-GET <path>        iPXE fetched it from the URL our proxy OFFER/ACK named
+#   TFTP-SENT <file>       firmware downloaded the loader our proxy OFFER named (dnsmasq's log)
+#   PROXY-REPLY <summary>  every reply the appliance sent (tcpdump)
+set -euo pipefail
+KIND=${1:-bios}; SECS=${2:-60}
+HERE=$(cd "$(dirname "$0")" && pwd); REPO=$(cd "$HERE/../../.." && pwd)
+ID=$(head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n')
+A=nbd-fa$ID; S=nbd-fs$ID; BR=nbd${ID}b; TAP=nbd${ID}t; VA=nbd${ID}a; VS=nbd${ID}s
+WORK=$(mktemp -d /tmp/nbd-fw.XXXXXX)
+PIDS=()
+cleanup () {
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  sleep 0.5
+  ip netns del "$A" 2>/dev/null || true; ip netns del "$S" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+ip netns add "$A"; ip netns add "$S"
+ip -n "$A" link set lo up; ip -n "$S" link set lo up
+ip -n "$A" link add "$BR" type bridge
+ip -n "$A" tuntap add "$TAP" mode tap
+ip link add "$VA" type veth peer name "$VS"
+ip link set "$VA" netns "$A"; ip link set "$VS" netns "$S"
+ip -n "$A" link set "$TAP" master "$BR"; ip -n "$A" link set "$VA" master "$BR"
+ip -n "$A" addr add 10.98.0.1/24 dev "$BR"; ip -n "$A" -6 addr add fd98::1/64 dev "$BR" nodad
+ip -n "$S" addr add 10.98.0.2/24 dev "$VS"
+for l in "$TAP" "$VA" "$BR"; do ip -n "$A" link set "$l" up; done
+ip -n "$S" link set "$VS" up
+ip -n "$A" route add default dev "$BR"
+
+# Site DHCP (addresses only) + IPv6 RA so iPXE does not stall (DESIGN.md).
+ip netns exec "$S" dnsmasq -k --conf-file=/dev/null --port=0 --interface="$VS" --bind-interfaces \
+  --dhcp-range=10.98.0.100,10.98.0.150,1h --dhcp-leasefile="$WORK/site.leases" --pid-file="$WORK/site.pid" \
+  --log-facility="$WORK/site.log" --log-dhcp &
+PIDS+=($!)
+ip netns exec "$A" dnsmasq -k --conf-file=/dev/null --port=0 --interface="$BR" --bind-interfaces \
+  --enable-tftp --tftp-root=/usr/lib/ipxe --dhcp-range=fd98::,ra-only --enable-ra --pid-file="$WORK/tftp.pid" \
+  --log-facility="$WORK/tftp.log" &
+PIDS+=($!)
+mkdir -p "$WORK/www"; printf '#!ipxe\necho netboot lab\nshell\n' > "$WORK/www/boot.ipxe"
+ip netns exec "$A" /usr/bin/python3 -m http.server 8080 --bind 10.98.0.1 --directory "$WORK/www" > "$WORK/http.log" 2>&1 &
+PIDS+=($!)
+ip netns exec "$A" tcpdump -i "$BR" -n -U -w "$WORK/all.pcap" 2>/dev/null &
+PIDS+=($!)
+SPEC='{"server":{"address":"10.98.0.1","bind":"0.0.0.0"},"dhcp":{"mode":"proxy"},"logLevel":"info"}'
+ip netns exec "$A" node --import tsx "$REPO/test/dhcp/lab/run-service.ts" "$SPEC" > "$WORK/svc.out" 2> "$WORK/svc.log" &
+PIDS+=($!)
+for _ in $(seq 1 60); do grep -q READY "$WORK/svc.out" 2>/dev/null && break; sleep 0.5; done
+grep -q READY "$WORK/svc.out" || { echo "appliance did not start"; cat "$WORK/svc.log"; exit 1; }
+
+if [ "$KIND" = bios ]; then
+  QEMU=(qemu-system-x86_64 -accel tcg -m 256 -display none -monitor none -serial none -no-reboot
+    -netdev tap,id=n0,ifname="$TAP",script=no,downscript=no -device e1000,netdev=n0,mac=52:54:00:98:00:01 -boot n)
+else
+  cp /usr/share/OVMF/OVMF_VARS.fd "$WORK/vars.fd"
+  QEMU=(qemu-system-x86_64 -accel tcg -m 512 -display none -monitor none -serial none -no-reboot
+    -drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE.fd -drive if=pflash,format=raw,file="$WORK/vars.fd"
+    -netdev tap,id=n0,ifname="$TAP",script=no,downscript=no
+    -device virtio-net-pci,netdev=n0,mac=52:54:00:98:00:02,romfile=,disable-legacy=on -boot n)
+fi
+ip netns exec "$A" "${QEMU[@]}" &
+QPID=$!
+PIDS+=($QPID)
+# Stop as soon as iPXE fetched its script (the end of the DHCP side's job), or after SECS.
+for _ in $(seq 1 $((SECS * 2))); do grep -q 'GET /boot.ipxe' "$WORK/http.log" && break; sleep 0.5; done
+kill "$QPID" 2>/dev/null || true
+sleep 1
+grep -o 'GET /[^ ]*' "$WORK/http.log" | sed 's/^GET /HTTP-GET /' || true
+grep -o 'sent /usr/lib/ipxe/[^ ]*' "$WORK/tftp.log" | sed 's#^sent /usr/lib/ipxe/#TFTP-SENT #' || true
+tcpdump -r "$WORK/all.pcap" -n 'udp port 67 or udp port 68 or udp port 4011' 2>/dev/null | awk '/^[0-9]/ {hdr=$0} /10\.98\.0\.1\.(67|4011) >/ {print "PROXY-REPLY " $0}' | sed 's/  */ /g' || true
+grep -c "sent" "$WORK/site.log" | sed "s/^/SITE-LOG-LINES /" || true
+[ -n "${NBD_FW_KEEP:-}" ] && cp -r "$WORK" "$NBD_FW_KEEP"
