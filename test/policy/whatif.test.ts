@@ -149,6 +149,32 @@ t.test('asks the running daemon first', async t => {
   t.match(f.text, `note: the daemon at http://127.0.0.1:${port} answered 401 (bad token); evaluated from the config instead`)
 })
 
+t.test('against the real admin API of the HTTP service', async t => {
+  const { buildHttpApp } = await import('../../src/http/app.js')
+  const { staticConfig } = await import('../../src/config/holder.js')
+  const { createMemoryStore } = await import('../../src/store/index.js')
+  const { silentLogger } = await import('../../src/log.js')
+  const { systemClock } = await import('../../src/clock.js')
+  const { file, port } = await fixture(t, '\n  adminToken: s3cret')
+  const loaded = await loadConfigFile(file, { checkFiles: false })
+  if (!loaded.ok) throw new Error('fixture config invalid')
+  const store = createMemoryStore()
+  await store.machines.recordSighting({ mac: '52:54:00:12:34:56', arch: 'efi-x64', serial: 'SN7' }, new Date())
+  await store.machines.update('52:54:00:12:34:56', { protected: true })
+  const app = await buildHttpApp({ config: staticConfig(loaded.config), store, log: silentLogger, clock: systemClock })
+  await app.listen({ port, host: '127.0.0.1' })
+  t.teardown(async () => { await app.close() })
+  const r = await run(['--mac', '52:54:00:12:34:56', '--config', file])
+  t.equal(r.code, 0, r.err.join('\n'))
+  t.equal(r.out[0], 'MENU efi-tools (falls through to the local disk after 7 s)', 'inventory arch and admin flag, as the daemon sees them')
+  t.match(r.text, 'advertisement win11-lab (required, collection lab) → skipped: protected by an admin')
+  t.match(r.text, `source: the running daemon (http://127.0.0.1:${port})`)
+  const j = await run(['--mac', '52:54:00:12:34:56', '--arch', 'bios', '--config', file, '--json'])
+  const e = JSON.parse(j.text)
+  t.equal(e.decision.kind, 'local', '--arch reaches the daemon')
+  t.match(e.decision.reason, 'protected by an admin')
+})
+
 t.test('usage errors exit 2, a bad config exits 1 with its line', async t => {
   const { file, dir } = await fixture(t)
   for (const [argv, msg] of [
