@@ -4,9 +4,9 @@
 // next PXE boot is sent to the local disk; the disk holds the source tree byte for byte on NTFS (MBR).
 import t from 'tap'
 import { join } from 'node:path'
-import { extractNtfs, hashTree, partitionTable } from '../lab/index.js'
+import { readFile } from 'node:fs/promises'
+import { extractNtfs, hashTree, partitionTable, waitForLine } from '../lab/index.js'
 import { decideCount, startLabRun, waitForDeploymentEnd } from './deploy.js'
-import { waitFor } from '../lab/services.js'
 
 t.test('BIOS VM: PXE → iPXE → PE → WIM on NTFS, then told to boot locally', async t => {
   const run = await startLabRun({ firmware: 'bios', onLine: (l) => { t.comment(l) } })
@@ -17,13 +17,16 @@ t.test('BIOS VM: PXE → iPXE → PE → WIM on NTFS, then told to boot locally'
   t.ok(events.some(e => e.type === 'checked-in'), 'the PE checked in')
   t.ok(events.some(e => e.type === 'step-end'), 'steps reported their end')
 
-  // The PE reboots after reporting; the VM PXE-boots again and the appliance sends it to its disk.
-  const before = await decideCount(run)
-  t.ok(before >= 1, 'the first boot asked /boot/decide')
-  await waitFor(async () => await decideCount(run) > before, 3 * 60_000, 'the VM did not PXE-boot a second time')
+  // The PE reboots after reporting; the VM PXE-boots again and the appliance sends it to its disk: iPXE
+  // fetches /boot/decide a second time and runs the local-boot script (sanboot of drive 0x80).
+  const firstBoot = (await readFile(run.serialLog, 'latin1')).indexOf('netboot: task sequence complete')
+  t.ok(firstBoot > 0, 'the PE printed the end of the sequence on the serial console')
+  await waitForLine(run.serialLog, /boot\/decide\.\.\. ok[\s\S]*Booting from SAN device 0x80/, 4 * 60_000, { from: firstBoot })
+  t.pass('the VM PXE-booted again and was sent to its local disk')
+  t.ok(await decideCount(run) >= 2, 'the appliance answered /boot/decide for both boots')
   const mac = encodeURIComponent(run.mac)
   const again = await run.appliance.fetchText(`/boot/decide?mac=${mac}&platform=pcbios&buildarch=i386`)
-  t.match(again.body, /Boot from the local disk/, 'the next boot is told to boot locally')
+  t.match(again.body, /Boot from the local disk/, 'the decision for this machine is now the local disk')
   t.notMatch(again.body, /pe\/vmlinuz/, 'and not the PE again')
   await run.vm?.kill()
 

@@ -1,7 +1,7 @@
 // One real deployment in the lab, shared by the e2e tests and bench/e2e: netns + bridge + tap, dnsmasq as
 // the site DHCP server, the appliance (proxyDHCP, TFTP, HTTP) and a QEMU TCG VM with a blank 2 GiB disk
 // that PXE-boots, runs the PE and deploys a WIM made by wimcapture. Everything is torn down by close().
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -81,14 +81,28 @@ export async function waitForDeploymentEnd (run: LabRun, timeoutMs: number): Pro
     const all = await run.appliance.get<ShownDeployment[]>('/api/v1/deployments').catch(() => [])
     found = all.find(d => d.mac === run.mac && (d.state === 'succeeded' || d.state === 'failed'))
     return found !== undefined
-  }, timeoutMs, `no ended deployment for ${run.mac} within ${timeoutMs} ms (serial log ${run.serialLog}, appliance log ${run.appliance.log})`)
+  }, timeoutMs, `no ended deployment for ${run.mac} within ${timeoutMs} ms`).catch(async (err: Error) => {
+    throw new Error(`${err.message}: ${await bootDiagnosis(run)}`)
+  })
   return found as ShownDeployment
 }
 
-/** How many /boot/decide requests the appliance logged for this MAC (fastify request logs at debug level). */
+/** How many /boot/decide requests the appliance logged for this MAC (its HTTP request log, debug level). */
 export async function decideCount (run: LabRun): Promise<number> {
-  const { readFile } = await import('node:fs/promises')
   const log = await readFile(run.appliance.log, 'utf8').catch(() => '')
   const mac = encodeURIComponent(run.mac)
-  return log.split('\n').filter(l => l.includes('/boot/decide') && (l.includes(run.mac) || l.includes(mac)) && l.includes('incoming request')).length
+  return log.split('\n').filter(l => l.includes('"url":"/boot/decide?') && (l.includes(run.mac) || l.includes(mac))).length
+}
+
+/**
+ * Why no deployment started, when the appliance log says: a /boot/decide without a usable MAC means the
+ * iPXE entry script sent the MAC in a form the server cannot read (e.g. `${netX/mac:uristring}`, which
+ * iPXE expands to the 6 raw bytes, not the text).
+ */
+export async function bootDiagnosis (run: LabRun): Promise<string> {
+  const log = await readFile(run.appliance.log, 'utf8').catch(() => '')
+  const serial = await readFile(run.serialLog, 'latin1').catch(() => '')
+  const bad = /mac is missing or not a MAC address[^\n]*/.exec(serial)?.[0] ?? (log.includes('boot request without a usable MAC') ? 'boot request without a usable MAC' : undefined)
+  if (bad !== undefined) return `the VM's /boot/decide carried no usable MAC ("${bad}"): check the iPXE entry script (src/ipxe/script.ts)`
+  return `serial log ${run.serialLog}, appliance log ${run.appliance.log}`
 }

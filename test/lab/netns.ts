@@ -1,7 +1,7 @@
 // A lab network: one network namespace holding a bridge, the taps VMs attach to and veth links to side
 // namespaces (the stand-in site DHCP server). Everything is named PREFIX<random>… so parallel tests and
 // colleagues never collide, and close() deletes all of it (namespaces, links, processes it spawned).
-import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
+import { execFile, execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { promisify } from 'node:util'
 
@@ -62,6 +62,15 @@ export async function createLab (opts: { prefix?: string } = {}): Promise<Lab> {
   const run = async (cmd: string[], where = ns): Promise<{ stdout: string, stderr: string }> => await sh(['ip', 'netns', 'exec', where, ...cmd])
 
   await sh(['ip', 'netns', 'add', ns])
+  // If the test process is killed (tap timeout, Ctrl-C) teardowns do not run: delete what we made anyway.
+  const onExit = (): void => {
+    for (const c of children) { try { if (c.pid !== undefined && c.exitCode === null) process.kill(c.pid, 'SIGKILL') } catch {} }
+    for (const n of [...namespaces].reverse()) { try { execFileSync('ip', ['netns', 'del', n], { stdio: 'ignore' }) } catch {} }
+  }
+  const onSignal = (sig: NodeJS.Signals): void => { onExit(); process.kill(process.pid, sig) }
+  process.once('exit', onExit)
+  process.once('SIGTERM', onSignal)
+  process.once('SIGINT', onSignal)
   const lab: Lab = {
     ns,
     bridge,
@@ -100,6 +109,9 @@ export async function createLab (opts: { prefix?: string } = {}): Promise<Lab> {
       return child
     },
     async close () {
+      process.removeListener('exit', onExit)
+      process.removeListener('SIGTERM', onSignal)
+      process.removeListener('SIGINT', onSignal)
       await Promise.all(children.splice(0).map(async c => { await killChild(c) }))
       for (const n of namespaces.splice(0).reverse()) {
         // processes we did not spawn ourselves cannot be in our fresh namespaces; delete them
@@ -113,6 +125,9 @@ export async function createLab (opts: { prefix?: string } = {}): Promise<Lab> {
     await run(['ip', 'addr', 'add', `${lab.address}/24`, 'dev', bridge])
     await run(['ip', '-6', 'addr', 'add', `fd00:${id.slice(0, 4)}::1/64`, 'dev', bridge, 'nodad'])
     await run(['ip', 'link', 'set', bridge, 'up'])
+    // A default route on the bridge: without any route Linux answers a send to 255.255.255.255 (proxyDHCP
+    // replies to clients without an address) with ENETUNREACH. The namespace has no other way out.
+    await run(['ip', 'route', 'add', 'default', 'dev', bridge])
   } catch (err) {
     await lab.close()
     throw err

@@ -8,6 +8,8 @@ import type { Lab } from './netns.js'
 import { killChild } from './netns.js'
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..')
+/** The appliance tree `startAppliance` runs (NETBOOT_APPLIANCE_ROOT: e.g. a patched copy, or a release). */
+export const APPLIANCE_ROOT = process.env.NETBOOT_APPLIANCE_ROOT ?? REPO_ROOT
 
 export interface Dnsmasq { ns: string, address: string, child: ChildProcess, log: string, stop (): Promise<void> }
 
@@ -49,7 +51,8 @@ export async function startAppliance (lab: Lab, configYaml: string, workDir: str
   await writeFile(configFile, configYaml)
   const log = join(workDir, 'appliance.log')
   const port = opts.httpPort ?? 80
-  const child = lab.spawnInNs(['node', '--import', 'tsx', join(REPO_ROOT, 'src/main.ts'), 'serve', '--config', configFile, '--log-level', 'debug'],
+  // tsx resolved from the repository (the daemon's cwd is the work dir, where a bare 'tsx' does not resolve)
+  const child = lab.spawnInNs(['node', '--import', import.meta.resolve('tsx'), join(APPLIANCE_ROOT, 'src/main.ts'), 'serve', '--config', configFile, '--log-level', 'debug'],
     { cwd: workDir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } })
   const out = createWriteStream(log)
   child.stdout?.pipe(out); child.stderr?.pipe(out)
@@ -71,8 +74,14 @@ export async function startAppliance (lab: Lab, configYaml: string, workDir: str
     },
     stop: async () => { await killChild(child) }
   }
-  await waitFor(async () => (await fetchText('/boot.ipxe').catch(() => ({ status: 0 }))).status === 200, 60_000,
-    `the appliance did not answer on HTTP (see ${log})`, child)
+  try {
+    await waitFor(async () => (await fetchText('/boot.ipxe').catch(() => ({ status: 0 }))).status === 200, 60_000,
+      'the appliance did not answer on HTTP', child)
+  } catch (err) {
+    await killChild(child)
+    const tail = (await readFile(log, 'utf8').catch(() => '')).split('\n').slice(-15).join('\n')
+    throw new Error(`${(err as Error).message}; its log ends with:\n${tail}`)
+  }
   return app
 }
 
