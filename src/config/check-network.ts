@@ -2,6 +2,7 @@
 // addresses clients cannot use.
 import { isIPv4 } from 'node:net'
 import { section, str, type Obj, type Reporter } from './report.js'
+import { localIPv4s, type InterfaceLister } from './finalize.js'
 
 export function ipToInt (ip: string): number {
   return ip.split('.').reduce((n, o) => n * 256 + Number(o), 0)
@@ -105,5 +106,24 @@ function checkPool (full: Obj, serverAddress: string | undefined, r: Reporter): 
     const a = ipToInt(serverAddress)
     if (a >= s && a <= e) r.error(at('poolStart'), `the pool ${start}–${end} contains server.address ${serverAddress}`, 'a client could be given the appliance\'s own address; shrink the pool')
     else if (a < net || a > bcast) r.warn(['server', 'address'], `server.address ${serverAddress} is outside the pool's subnet ${subnet}`, 'fine behind a DHCP relay; on a flat network clients will not reach the appliance')
+  }
+}
+
+/**
+ * An explicit server.address or server.bind that is not an address of this machine: clients would be sent to
+ * another host, or the sockets cannot bind. Warnings, because the file may be checked on another machine
+ * than the appliance it is meant for (or the appliance sits behind NAT).
+ */
+export function checkLocalAddresses (data: Obj, r: Reporter, list?: InterfaceLister): void {
+  const mine = localIPv4s(list)
+  const server = section(data, 'server')
+  const address = str(server.address)
+  if (address !== undefined && isIPv4(address) && !mine.has(address) && !address.startsWith('127.')) {
+    r.warn(['server', 'address'], `server.address ${address} is not an address of this machine (${[...mine].join(', ')})`,
+      'clients are sent to this address: fine behind NAT or when checking a config for another appliance, otherwise a typo')
+  }
+  const bind = str(server.bind)
+  if (bind !== undefined && isIPv4(bind) && bind !== '0.0.0.0' && !mine.has(bind)) {
+    r.warn(['server', 'bind'], `server.bind ${bind} is not an address of this machine: the services will not start here`, 'use 0.0.0.0 or one of ' + [...mine].join(', '))
   }
 }

@@ -24,6 +24,15 @@ export function firstIPv4 (list: InterfaceLister = osInterfaces): string | undef
   return undefined
 }
 
+/** Every IPv4 address of this machine, loopback included. */
+export function localIPv4s (list: InterfaceLister = osInterfaces): Set<string> {
+  const out = new Set<string>()
+  for (const addrs of Object.values(list())) {
+    for (const a of addrs ?? []) if (a.family === 'IPv4') out.add(a.address)
+  }
+  return out
+}
+
 function machine (m: MachineRef): MachineRef {
   const out: MachineRef = { ...m }
   if (m.mac !== undefined) out.mac = normalizeMac(m.mac) ?? m.mac

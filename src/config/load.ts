@@ -12,7 +12,7 @@ import { validateSchema } from './validate-schema.js'
 import { isObj, type Reporter } from './report.js'
 import { checkAdvertisements, checkDuplicateIds, checkSteps } from './check-refs.js'
 import { checkMachines } from './check-machines.js'
-import { checkDhcp, checkPorts, checkServer } from './check-network.js'
+import { checkDhcp, checkLocalAddresses, checkPorts, checkServer } from './check-network.js'
 import { checkFiles } from './check-files.js'
 import { checkUsage } from './check-usage.js'
 import { finalize, type InterfaceLister } from './finalize.js'
@@ -30,7 +30,7 @@ export interface LoadOptions {
   now?: Date
   /** where server.address "auto" looks (default: os.networkInterfaces) */
   networkInterfaces?: InterfaceLister
-  /** read the image store and TFTP root (default true) */
+  /** check against this machine: WIMs in the image store, the TFTP root, local addresses (default true) */
   checkFiles?: boolean
 }
 
@@ -84,7 +84,10 @@ export async function loadConfigText (text: string, file: string, opts: LoadOpti
   checkSteps(data, r)
   checkMachines(data, r)
   checkUsage(data, r)
-  if (opts.checkFiles !== false) await checkFiles(data, r, cwd)
+  if (opts.checkFiles !== false) {
+    await checkFiles(data, r, cwd)
+    checkLocalAddresses(data, r, opts.networkInterfaces)
+  }
 
   sortIssues(errors)
   sortIssues(warnings)

@@ -47,8 +47,11 @@ t.test('the embedded default: exit 0 and a one-line summary', async t => {
 t.test('an example: summary counts', async t => {
   const r = await run([join(root, 'config/examples/datacenter.yaml')])
   t.equal(r.code, 0)
-  t.match(r.out[0], /OK \(3 warnings\) — 3 images, 4 task sequences, 5 collections, 5 advertisements, 4 protected machines; DHCP proxy; advertised address 10\.20\.0\.5 \(http:\/\/deploy\.corp\.example\.net\)/)
-  t.equal(r.err.filter(l => l.includes(': warning: ')).length, 3, 'warnings printed')
+  t.match(r.out[0], /OK \(\d warnings\) — 3 images, 4 task sequences, 5 collections, 5 advertisements, 4 protected machines; DHCP proxy; advertised address 10\.20\.0\.5 \(http:\/\/deploy\.corp\.example\.net\)/)
+  const warnings = r.err.filter(l => l.includes(': warning: '))
+  t.equal(warnings.filter(l => l.includes('does not exist yet')).length, 3, 'the three WIMs not in the store')
+  t.equal(warnings.filter(l => l.includes('is not an address of this machine')).length, 1, 'its server.address is not ours')
+  t.equal(warnings.length, 4)
 })
 
 t.test('a broken file: exit 1, every error with file:line:col', async t => {

@@ -86,6 +86,7 @@ const cases: Case[] = [
   { name: 'empty member entry', yaml: ['protected:', '  - {}'], message: 'protected[0]: empty entry', line: 2 },
   { name: 'image file escaping the store', yaml: ['images:', '  - id: a', '    file: ../../etc/shadow'], message: "'../../etc/shadow' must be a relative path inside paths.images", line: 3 },
   { name: 'top level is not a map', yaml: ['- server', '- dhcp'], message: 'the config must be a map of settings', line: 1 },
+  { name: 'server.bind not an IPv4 address', yaml: ['server:', '  bind: any'], message: "server.bind 'any' is not an IPv4 address", line: 2 },
   { name: 'httpBaseUrl not a URL', yaml: ['server:', '  httpBaseUrl: deploy.example.net/boot'], message: 'is not an http:// or https:// URL', line: 2 }
 ]
 

@@ -95,7 +95,12 @@ t.test('address, base URL and interfaces', async t => {
   t.match(r.warnings.map(w => w.message), [/no non-loopback IPv4 address/], 'with a warning')
   t.equal(r.warnings.length, 1)
   t.equal(cfg.httpBaseUrl, 'http://127.0.0.1', 'port 80 is not written')
-  const c2 = ok(t, await load('server: { address: 192.0.2.10, httpBaseUrl: "https://deploy.example.net/netboot//" }\n', { cwd: dir }))
+  const r2 = await load('server: { address: 192.0.2.10, bind: 192.0.2.11, httpBaseUrl: "https://deploy.example.net/netboot//" }\n', { cwd: dir })
+  const c2 = ok(t, r2)
+  t.same(r2.warnings.map(w => [w.line, w.message.replace(/ \(.*\)$/, '')]), [
+    [1, 'server.address 192.0.2.10 is not an address of this machine'],
+    [1, 'server.bind 192.0.2.11 is not an address of this machine: the services will not start here']
+  ], 'addresses that are not this machine\'s are warned about')
   t.equal(c2.server.address, '192.0.2.10')
   t.equal(c2.httpBaseUrl, 'https://deploy.example.net/netboot', 'no trailing slash')
   const c3 = ok(t, await load('', { cwd: dir }))
