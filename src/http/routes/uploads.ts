@@ -123,11 +123,14 @@ export default async function uploadRoutes (app: FastifyInstance, { ctx }: { ctx
   app.get(ROUTE, handler)
   app.put(ROUTE, handler)
 
-  // Abandoned uploads: swept at start and hourly (http.uploadExpiryHours, default 24).
+  // Abandoned uploads: swept at start and hourly (http.uploadExpiryHours, default 24); image-store temp files too.
   const sweep = async (): Promise<void> => {
     const ttl = (ctx.config.current().http.uploadExpiryHours ?? 24) * HOUR
     const gone = await uploads().sweep(ttl).catch((err: unknown) => { log.warn({ err }, 'upload sweep failed'); return [] })
     if (gone.length > 0) log.info({ imageIds: gone }, 'abandoned capture uploads deleted')
+    // Temp files an interrupted `images add` (a crash between copy and rename) left in the image store.
+    const temps = await imageStoreFor(ctx).sweep(HOUR).catch(() => [])
+    if (temps.length > 0) log.info({ files: temps }, 'leftover temp files deleted from the image store')
   }
   let timer: NodeJS.Timeout | undefined
   app.addHook('onReady', async () => {
