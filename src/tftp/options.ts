@@ -78,7 +78,8 @@ export function negotiate (requested: Readonly<Record<string, string>>, limits: 
       if (n !== undefined) { out.timeoutMs = n * 1000; oack.timeout = String(n) }
     } else if (name === 'tsize') {
       // RFC 2349: only a valid number is a tsize request; we report the real size whatever the client sent.
-      if (int(value) !== undefined) oack.tsize = String(size)
+      // An empty file gets no tsize: curl rejects "tsize 0" in an OACK as an illegal operation (error 71).
+      if (int(value) !== undefined && size > 0) oack.tsize = String(size)
     }
   }
   if (Object.keys(oack).length > 0) out.oack = oack

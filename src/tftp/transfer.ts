@@ -42,7 +42,8 @@ export interface TransferResult {
   message?: string
 }
 
-const MAX_BACKOFF = 32
+/** 1000 ms doubling, capped at 8 s: a stalled client is given up after 1+2+4+8+8+8+8 = 39 s by default. */
+const MAX_BACKOFF = 8
 
 export class ReadTransfer {
   private readonly total: number

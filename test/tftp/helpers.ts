@@ -143,7 +143,11 @@ export function tftpGet (port: number, file: string, o: GetOptions = {}): Promis
       }
       if (p.op !== OP.DATA) return
       res.dataPackets++
-      if (p.block !== (expected & 0xffff)) return
+      if (p.block !== (expected & 0xffff)) {
+        // A retransmitted block we already have: our ACK was lost, say it again (lockstep only).
+        if (every === 1 && p.block === ((expected - 1) & 0xffff) && o.stallAfter === undefined) sock.send(encodeAck(p.block), rinfo.port, rinfo.address)
+        return
+      }
       chunks.push(p.data)
       const last = p.data.length < blksize
       if (o.stallAfter !== undefined && expected >= o.stallAfter) return

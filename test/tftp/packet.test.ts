@@ -88,6 +88,11 @@ for (const [name, req, want] of table) {
   t.test(`negotiate: ${name}`, async t => { t.same(negotiate(req, limits, 123456), want) })
 }
 
+t.test('negotiate: an empty file gets no tsize (curl refuses tsize 0)', async t => {
+  t.same(negotiate({ tsize: '0', blksize: '1468' }, limits, 0), { blksize: 1468, windowsize: 1, oack: { blksize: '1468' } })
+  t.same(negotiate({ tsize: '0' }, limits, 0), { blksize: 512, windowsize: 1 })
+})
+
 t.test('block count: the last block is short, possibly empty (RFC 1350 §6)', async t => {
   t.equal(blockCount(0, 512), 1)
   t.equal(blockCount(511, 512), 1)
