@@ -110,6 +110,8 @@ export interface GetOptions {
   ackEvery?: number
   /** stop acknowledging after this block: a stalled client */
   stallAfter?: number
+  /** send every ACK this many times (duplicate ACK test); default 1 */
+  ackCopies?: number
 }
 
 /**
@@ -151,7 +153,9 @@ export function tftpGet (port: number, file: string, o: GetOptions = {}): Promis
       chunks.push(p.data)
       const last = p.data.length < blksize
       if (o.stallAfter !== undefined && expected >= o.stallAfter) return
-      if (last || expected % every === 0) sock.send(encodeAck(p.block), rinfo.port, rinfo.address)
+      if (last || expected % every === 0) {
+        for (let i = 0; i < (o.ackCopies ?? 1); i++) sock.send(encodeAck(p.block), rinfo.port, rinfo.address)
+      }
       expected++
       if (last) { res.data = Buffer.concat(chunks); finish() }
     })
