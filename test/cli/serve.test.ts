@@ -2,7 +2,7 @@
 // taken port, an invalid config and a state store held by another daemon. Everything binds 127.0.0.1 only.
 import t from 'tap'
 import { createSocket } from 'node:dgram'
-import { readFile, writeFile } from 'node:fs/promises'
+import { readFile, rename, writeFile } from 'node:fs/promises'
 import { makeSite, serve } from './serve-harness.js'
 
 t.test('serve starts every enabled service, answers HTTP, and stops cleanly on SIGTERM', async t => {
@@ -52,19 +52,25 @@ t.test('hot reload in the running daemon: a bad edit keeps serving, a good edit 
   const health = async (): Promise<unknown> => await (await fetch(`http://127.0.0.1:${site.ports.http}/healthz`)).json()
   t.match(await health(), { ok: true, config: true })
   const good = await readFile(site.config, 'utf8')
+  // Save the way editors do (temp file + rename): a plain writeFile truncates first, and an empty file is a
+  // valid config of defaults that the watcher could catch mid-write.
+  const saveAs = async (file: string, text: string): Promise<void> => {
+    await writeFile(`${file}.tmp`, text)
+    await rename(`${file}.tmp`, file)
+  }
 
-  await writeFile(site.config, good + 'bogusKey: 1\n')
+  await saveAs(site.config, good + 'bogusKey: 1\n')
   await d.waitLog(/is invalid; still serving the config loaded at/)
   const line = good.split('\n').length
   await d.waitLog(new RegExp(`${site.config}:${line}:1: error: unknown key 'bogusKey'`))
   t.match(await health(), { ok: true, config: false }, 'still serving, and says the config on disk is bad')
 
-  await writeFile(site.config, good + 'http:\n  menuTimeoutSeconds: 3\n')
+  await saveAs(site.config, good + 'http:\n  menuTimeoutSeconds: 3\n')
   await d.waitLog(/^config reloaded$/)
   t.match(await health(), { ok: true, config: true })
   t.notOk(d.logs.some(l => /restart netboot to apply/.test(String(l.msg))), 'a live setting needs no restart')
 
-  await writeFile(site.config, good.replace(`http: ${site.ports.http}`, `http: ${site.ports.http + 1}`))
+  await saveAs(site.config, good.replace(`http: ${site.ports.http}`, `http: ${site.ports.http + 1}`))
   await d.waitLog(/restart netboot to apply those/)
   t.match(await health(), { ok: true, config: true }, 'a port change is announced, the old port keeps serving')
   d.proc.kill('SIGTERM')
