@@ -71,17 +71,25 @@ export function encodedOptionsLength (opts: DhcpOptions): number {
   return n
 }
 
-export function writeOptions (opts: DhcpOptions, out: Buffer, at: number): number {
+/** `first`: write this code before all others (option 53 in replies), wherever it sits in the map. */
+export function writeOptions (opts: DhcpOptions, out: Buffer, at: number, first?: number): number {
+  const lead = first !== undefined ? opts.get(first) : undefined
+  if (lead !== undefined) at = writeOne(first as number, lead, out, at)
   for (const [code, v] of opts) {
-    if (code === Opt.PAD || code === Opt.END) continue
-    if (v.length === 0) { out[at++] = code; out[at++] = 0; continue }
-    for (let i = 0; i < v.length; i += 255) {
-      const part = v.subarray(i, Math.min(i + 255, v.length))
-      out[at++] = code
-      out[at++] = part.length
-      part.copy(out, at)
-      at += part.length
-    }
+    if (code === Opt.PAD || code === Opt.END || (lead !== undefined && code === first)) continue
+    at = writeOne(code, v, out, at)
+  }
+  return at
+}
+
+function writeOne (code: number, v: Buffer, out: Buffer, at: number): number {
+  if (v.length === 0) { out[at++] = code; out[at++] = 0; return at }
+  for (let i = 0; i < v.length; i += 255) {
+    const n = Math.min(255, v.length - i)
+    out[at++] = code
+    out[at++] = n
+    v.copy(out, at, i, i + n)
+    at += n
   }
   return at
 }

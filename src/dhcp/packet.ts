@@ -38,8 +38,12 @@ export interface DhcpPacket {
 }
 
 /** Lowercase aa:bb:cc:… of the first hlen bytes of chaddr. */
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
+
 export function macOf (p: DhcpPacket): string {
-  return [...p.chaddr].map(b => b.toString(16).padStart(2, '0')).join(':')
+  let s = ''
+  for (let i = 0; i < p.chaddr.length; i++) s += (i === 0 ? '' : ':') + HEX[p.chaddr[i]]
+  return s
 }
 
 function cString (b: Buffer): string {
@@ -112,11 +116,7 @@ export function encode (p: DhcpPacket, eo: EncodeOptions = {}): Buffer {
   out.write(p.sname, 44, 63, 'latin1')
   out.write(p.file, 108, 127, 'latin1')
   out.writeUInt32BE(MAGIC_COOKIE, HEADER_LENGTH)
-  let at = HEADER_LENGTH + 4
-  const mt = p.options.get(Opt.MESSAGE_TYPE)
-  if (mt !== undefined) at = writeOptions(new Map([[Opt.MESSAGE_TYPE, mt]]), out, at)
-  const rest = mt === undefined ? p.options : new Map([...p.options].filter(([k]) => k !== Opt.MESSAGE_TYPE))
-  at = writeOptions(rest, out, at)
+  const at = writeOptions(p.options, out, HEADER_LENGTH + 4, Opt.MESSAGE_TYPE)
   out[at] = Opt.END
   return out
 }

@@ -20,6 +20,8 @@ const SIGHTING_MAP_LIMIT = 100_000
  * seconds of latency for everyone and unbounded memory.
  */
 export const MAX_PENDING_SIGHTINGS = 512
+/** Full-mode requests waiting for the allocation queue at most; beyond it they are dropped (clients retry). */
+export const MAX_QUEUED_FULL = 1024
 
 class Overloaded extends Error {}
 const OVERLOADED = new Overloaded('inventory writes saturated')
@@ -34,6 +36,7 @@ export class Responder {
   private leases: Promise<LeaseTable> | undefined
   /** full-mode requests run one at a time: allocation, store write and reply never interleave */
   private fullQueue: Promise<void> = Promise.resolve()
+  private fullQueued = 0
 
   constructor (private readonly ctx: AppContext, private readonly gate: DhcpGate, private readonly send: Sender) {
     this.log = ctx.log.child({ proto: 'dhcp' })
@@ -80,7 +83,9 @@ export class Responder {
       if (reply !== undefined) await this.reply(cfg, c, reply, from, false)
       return
     }
-    const run = this.fullQueue.then(() => this.full(cfg, c, from))
+    if (this.fullQueued >= MAX_QUEUED_FULL) { this.shed(c); return }
+    this.fullQueued++
+    const run = this.fullQueue.then(() => this.full(cfg, c, from)).finally(() => { this.fullQueued-- })
     this.fullQueue = run.catch(() => {})
     await run
   }
@@ -119,7 +124,7 @@ export class Responder {
     this.shedCount++
     const now = Date.now()
     if (now - this.shedLoggedAt < 1000) return
-    this.log.warn({ mac: c.mac, xid: c.packet.xid, dropped: this.shedCount }, 'inventory store saturated: dropping first-contact requests (firmware retries)')
+    this.log.warn({ mac: c.mac, xid: c.packet.xid, dropped: this.shedCount }, 'overloaded (inventory writes or full-mode allocation queue): dropping requests, clients retry')
     this.shedLoggedAt = now
     this.shedCount = 0
   }

@@ -66,7 +66,12 @@ export class DhcpSockets {
     if (sock === undefined) return Promise.resolve()
     return new Promise((resolve) => {
       sock.send(buf, to.port, to.address, (err) => {
-        if (err != null) this.log.warn({ err, to: `${to.address}:${to.port}` }, 'dhcp send failed')
+        if (err != null) {
+          const hint = (err as NodeJS.ErrnoException).code === 'ENETUNREACH' && to.broadcast
+            ? ': no route for 255.255.255.255 — give the host a default route, or `ip route add 255.255.255.255 dev <interface>`'
+            : ''
+          this.log.warn({ err, to: `${to.address}:${to.port}` }, `dhcp send failed${hint}`)
+        }
         resolve()
       })
     })

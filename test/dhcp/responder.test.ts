@@ -3,7 +3,7 @@ import t from 'tap'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Responder, MAX_PENDING_SIGHTINGS, type Reply } from '../../src/dhcp/responder.js'
+import { Responder, MAX_PENDING_SIGHTINGS, MAX_QUEUED_FULL, type Reply } from '../../src/dhcp/responder.js'
 import { decode, encode, type DhcpPacket } from '../../src/dhcp/packet.js'
 import { MessageType, Opt, optIp } from '../../src/dhcp/options.js'
 import { createMemoryStore } from '../../src/store/memory.js'
@@ -21,13 +21,19 @@ function harness (cfg: AppConfig, store: Store = createMemoryStore(), gate: Dhcp
   const sent: Reply[] = []
   const clock = fixedClock('2026-03-01T10:00:00Z')
   const ctx = { config: { current: () => current, status: () => ({}) as any, onChange: () => () => {} }, store, log: silentLogger, clock }
-  const r = new Responder(ctx, gate, async (x) => { sent.push(x) })
+  const byMac = new Map<string, Array<{ seq: number, p: DhcpPacket }>>()
+  const r = new Responder(ctx, gate, async (x) => {
+    const p = decode(x.buf)
+    const k = p.chaddr.toString('hex')
+    byMac.set(k, [...(byMac.get(k) ?? []), { seq: sent.length, p }])
+    sent.push(x)
+  })
   const ask = async (s: ClientSpec, via: 'dhcp' | 'proxy' = 'dhcp'): Promise<DhcpPacket | undefined> => {
     const before = sent.length
     await r.handle(encode(clientPacket(s)), { address: s.ciaddr ?? '0.0.0.0', port: via === 'proxy' ? 4011 : 68 }, via)
     // Concurrent asks: pick the reply to this MAC among those sent since.
-    const mine = sent.slice(before).map(x => decode(x.buf)).filter(p => p.chaddr.equals(clientPacket(s).chaddr))
-    return mine[mine.length - 1]
+    const mine = (byMac.get(clientPacket(s).chaddr.toString('hex')) ?? []).filter(e => e.seq >= before)
+    return mine[mine.length - 1]?.p
   }
   return { r, sent, clock, store, ask, setConfig: (c: AppConfig) => { current = c } }
 }
@@ -195,4 +201,20 @@ t.test('a store slower than the arrival rate: first contacts beyond the in-fligh
   t.ok(await retry, 'the retry answered too')
   store.machines.recordSighting = rs
   t.ok(await h.ask({ mac: macs[MAX_PENDING_SIGHTINGS], arch: 0 }), 'answered on its next try')
+})
+
+t.test('full mode: a stalled lease store bounds the allocation queue instead of growing it', async t => {
+  const store = createMemoryStore()
+  let release: () => void = () => {}
+  const gate = new Promise<void>(resolve => { release = resolve })
+  const put = store.leases.put.bind(store.leases)
+  store.leases.put = async (l) => { await gate; await put(l) }
+  const h = harness(testConfig({ dhcp: { mode: 'full', full: { ...FULL, poolEnd: '10.99.7.255' } } }), store)
+  const mac = (i: number) => `52:54:02:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`
+  const queued = Array.from({ length: MAX_QUEUED_FULL }, (_, i) => h.ask({ mac: mac(i), vendorClass: null, arch: null }))
+  t.equal(await h.ask({ mac: mac(MAX_QUEUED_FULL), vendorClass: null, arch: null }), undefined, 'one over the bound: dropped at once')
+  release()
+  const offers = (await Promise.all(queued)).filter(o => o !== undefined)
+  t.equal(offers.length, MAX_QUEUED_FULL, 'the queued ones are all answered once the store moves')
+  t.equal(new Set(offers.map(o => o!.yiaddr)).size, MAX_QUEUED_FULL, 'with distinct addresses')
 })
