@@ -142,6 +142,10 @@ t.test('a file with many problems reports every one, in file order', async t => 
   if (res.ok) return
   const lines = res.errors.map(e => e.line)
   t.same(lines, [3, 5, 12, 13, 14, 18, 19, 22], res.errors.map(e => formatIssue(e)).join('\n'))
+  t.same(res.errors.map(e => e.path), [
+    '/server/colour', '/ports/http', '/taskSequences/0/steps/1/index', '/taskSequences/0/steps/2/image',
+    '/taskSequences/0/steps/3/type', '/collections/0/members/0', '/collections/0/members/1/mac', '/advertisements/1/taskSequence'
+  ], 'each issue carries its JSON pointer for the admin API')
 })
 
 t.test('problems that are only warnings do not fail the load', async t => {
