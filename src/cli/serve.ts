@@ -92,10 +92,11 @@ async function openState (cfg: AppConfig, io: CliIO): Promise<Store | number> {
   }
 }
 
-async function startApp (app: App, io: CliIO, log: Logger): Promise<number> {
+async function startApp (make: () => App, io: CliIO, log: Logger): Promise<App | number> {
   try {
+    const app = make()
     await app.start()
-    return 0
+    return app
   } catch (err) {
     if (err instanceof BindError || (err as { code?: string }).code === 'NB_ERR_BIND') {
       io.err(`netboot serve: ${(err as Error).message}`)
@@ -126,12 +127,11 @@ async function serveWith (args: ServeArgs, log: Logger, io: CliIO): Promise<numb
   const store = await openState(cfg, io)
   if (typeof store === 'number') { watched.close(); return store }
 
-  const app = build({ config: watched.holder, store, log, clock: systemClock })
-  const started = await startApp(app, io, log)
-  if (started !== 0) {
+  const app = await startApp(() => build({ config: watched.holder, store, log, clock: systemClock }), io, log)
+  if (typeof app === 'number') {
     await store.close().catch(() => {})
     watched.close()
-    return started
+    return app
   }
   for (const s of app.services) {
     const listen = listenDescription(s, cfg)
