@@ -30,10 +30,13 @@ export interface WatchOptions {
 }
 
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex')
+/** Nothing but whitespace and comments. */
+const isBlank = (text: string): boolean => text.split('\n').every(l => /^\s*(#.*)?$/.test(l))
 
-async function readText (file: string): Promise<{ text: string } | { issue: ConfigIssue }> {
+async function readText (file: string): Promise<{ text: string, bytes: number } | { issue: ConfigIssue }> {
   try {
-    return { text: await readFile(file, 'utf8') }
+    const buf = await readFile(file)
+    return { text: buf.toString('utf8'), bytes: buf.length }
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? String(err)
     return { issue: { file, line: 0, column: 0, path: '', message: `cannot read config (${code}); still serving the last good config`, hint: code === 'ENOENT' ? 'the file was deleted or renamed: restore it' : undefined } }
@@ -48,6 +51,8 @@ class Reloader {
   closed = false
   private lastHash: string
   private chain: Promise<unknown> = Promise.resolve()
+  /** set by watchConfig: schedule another attempt (debounced) */
+  retry: () => void = () => {}
 
   constructor (readonly file: string, private readonly opts: WatchOptions, text: string, cfg: AppConfig, warnings: ConfigIssue[]) {
     const now = new Date().toISOString()
@@ -74,9 +79,21 @@ class Reloader {
       this.status = { ...this.status, ok: false, checkedAt, errors: [got.issue], warnings: [] }
       return this.status
     }
+    if (await sizeOf(this.file) !== got.bytes) {
+      this.retry()                      // read while being written: look again once the writer is done
+      return this.status
+    }
     const hash = sha256(got.text)
     if (hash === this.lastHash && !force) return this.status      // a touch, or a watch event for our own read
     this.lastHash = hash
+    if (isBlank(got.text)) {
+      // An empty file is a valid config of defaults, but on a reload it is a save caught between truncate and
+      // write (or an accident): applying it would drop every advertisement. The write's own event follows.
+      const issue: ConfigIssue = { file: this.file, line: 0, column: 0, path: '', message: 'config file is empty; still serving the last good config', hint: 'a save in progress, or the file was truncated: restore its content' }
+      log.error(formatIssue(issue))
+      this.status = { ...this.status, ok: false, checkedAt, errors: [issue], warnings: [] }
+      return this.status
+    }
     const res = await loadConfigText(got.text, this.file, this.opts.load)
     if (this.closed) return this.status
     if (!res.ok) {
@@ -118,6 +135,7 @@ export async function watchConfig (path: string, opts: WatchOptions): Promise<Wa
   }
   // Watch the directory, not the file: editors save by writing a temp file and renaming it over the old one,
   // which leaves a watch on the old inode deaf. Polling catches what fs.watch misses (NFS, some bind mounts).
+  r.retry = schedule
   const watcher = opts.fsWatch === false ? undefined : watchDir(file, schedule, opts.log)
   let lastStat = await statKey(file)
   const poll = setInterval(() => {
@@ -158,6 +176,10 @@ function watchDir (file: string, onChange: () => void, log: Logger): FSWatcher |
     log.warn({ err }, 'cannot watch the config directory; polling only')
     return undefined
   }
+}
+
+async function sizeOf (file: string): Promise<number> {
+  return await stat(file).then(s => s.size, () => -1)
 }
 
 async function statKey (file: string): Promise<string> {

@@ -95,6 +95,18 @@ t.test('deleting the file keeps the old config; restoring it recovers', async t 
   t.equal(w.holder.current().ports.http, 7070)
 })
 
+t.test('an emptied file (a save caught between truncate and write) is not applied', async t => {
+  const { file, w, changes } = await setup(t)
+  const before = w.holder.current()
+  await writeFile(file, '# nothing yet\n')
+  await until(t, 'empty file noticed', () => !w.holder.status().ok, 2000)
+  t.equal(w.holder.current(), before, 'still serving the last good config, not the defaults')
+  t.match(w.holder.status().errors[0].message, 'config file is empty')
+  await writeFile(file, GOOD(6060))
+  await until(t, 'real content applied', () => w.holder.status().ok && changes.length === 1, 2000)
+  t.equal(w.holder.current().ports.http, 6060)
+})
+
 t.test('a listener that throws is logged and does not break the reload or other listeners', async t => {
   const { file, w, logs, changes } = await setup(t)
   w.holder.onChange(() => { throw new Error('listener exploded') })
