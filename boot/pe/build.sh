@@ -28,6 +28,9 @@ done
 mkdir -p "$OUT"; OUT="$(cd "$OUT" && pwd)"
 [ -n "$CACHE" ] || CACHE="${NETBOOT_PE_CACHE:-/var/cache/netboot-pe}"
 mkdir -p "$CACHE"
+# One build at a time per output directory (parallel tests may all ask for the PE).
+exec 9>"$OUT/.lock"
+flock 9
 
 phase () { echo "pe: $*"; }
 die () { echo "pe: error: $*" >&2; exit 1; }

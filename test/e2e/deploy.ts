@@ -9,7 +9,7 @@ import {
   createLab, labConfig, makeTree, makeWim, startAppliance, startDnsmasq, startVm, waitFor,
   type Appliance, type Lab, type Vm
 } from '../lab/index.js'
-import { buildPe, builtPe } from '../../src/pe/build.js'
+import { buildPe } from '../../src/pe/build.js'
 import { REPO_ROOT } from '../lab/services.js'
 
 export const PE_DIR = process.env.NETBOOT_PE_DIR ?? join(REPO_ROOT, 'boot/pe/build')
@@ -40,12 +40,16 @@ export interface LabRunOptions {
   inCollection?: boolean
   imageIndex?: number
   extraSteps?: object[]
+  /** the WIM holds this many images (copies of the tree; default 1) */
+  wimImages?: number
+  /** runs after the appliance started, before the VM powers on */
+  beforeVm?: (run: Omit<LabRun, 'vm'>) => Promise<void>
   onLine?: (line: string) => void
 }
 
 /** Set up the lab and power the VM on. */
 export async function startLabRun (o: LabRunOptions): Promise<LabRun> {
-  if (builtPe(PE_DIR) === undefined) await buildPe({ outDir: PE_DIR, onLine: o.onLine })
+  await buildPe({ outDir: PE_DIR, onLine: o.onLine })   // cached: rebuilt only when boot/pe/* changed
   const work = await mkdtemp(join(tmpdir(), 'nbe-e2e-'))
   const cleanups: Array<() => Promise<void>> = [async () => { await rm(work, { recursive: true, force: true }) }]
   const close = async (): Promise<void> => { for (const c of cleanups.splice(0).reverse()) await c().catch(() => {}) }
@@ -53,7 +57,7 @@ export async function startLabRun (o: LabRunOptions): Promise<LabRun> {
     const images = join(work, 'images')
     await mkdir(images)
     const sums = await makeTree(join(work, 'tree'))
-    await makeWim(join(images, 'lab.wim'), [{ dir: join(work, 'tree'), name: 'Lab image' }])
+    await makeWim(join(images, 'lab.wim'), Array.from({ length: o.wimImages ?? 1 }, (_, i) => ({ dir: join(work, 'tree'), name: `Lab image ${i + 1}` })))
     const lab = await createLab({ prefix: 'nbe-' })
     cleanups.push(async () => { await lab.close() })
     await startDnsmasq(lab, work)
@@ -65,6 +69,7 @@ export async function startLabRun (o: LabRunOptions): Promise<LabRun> {
     const tap = await lab.addTap()
     const disk = join(work, 'disk.raw')
     const serialLog = join(work, 'serial.log')
+    await o.beforeVm?.({ lab, work, appliance, mac, disk, serialLog, sums, close })
     const vm = await startVm(lab, { firmware: o.firmware, mac, disk, diskBytes: 2 * 1024 ** 3, serialLog, workDir: work, net: { tap } })
     cleanups.push(async () => { await vm.kill() })
     return { lab, work, appliance, vm, mac, disk, serialLog, sums, close }

@@ -1,8 +1,11 @@
 // End to end, the two other outcomes: a machine in no collection is told to boot locally and inventoried;
-// a task sequence whose applyImage names an image index the WIM lacks ends as a failed deployment whose
-// error says so.
+// a task sequence whose applyImage names an image index the WIM lacks (the WIM was replaced after the config
+// was checked) ends as a failed deployment whose error says so.
 import t from 'tap'
+import { rename } from 'node:fs/promises'
+import { join } from 'node:path'
 import { waitFor } from '../lab/services.js'
+import { makeWim } from '../lab/index.js'
 import { decideCount, startLabRun, waitForDeploymentEnd, type ShownDeployment } from './deploy.js'
 
 t.test('a machine in no collection boots locally and appears in the inventory', async t => {
@@ -18,11 +21,23 @@ t.test('a machine in no collection boots locally and appears in the inventory', 
 })
 
 t.test('a missing image index ends as a failed deployment with the error shown', async t => {
-  const run = await startLabRun({ firmware: 'bios', imageIndex: 5, onLine: (l) => { t.comment(l) } })
+  // The config check refuses an index beyond the WIM's images, so the sequence is written against a WIM with
+  // two images, which is then replaced (atomically, as an admin would) by one with a single image.
+  const run = await startLabRun({
+    firmware: 'bios',
+    wimImages: 2,
+    imageIndex: 2,
+    onLine: (l) => { t.comment(l) },
+    beforeVm: async (r) => {
+      const images = join(r.work, 'images')
+      await makeWim(join(images, 'lab.next.wim'), [{ dir: join(r.work, 'tree'), name: 'Only image' }])
+      await rename(join(images, 'lab.next.wim'), join(images, 'lab.wim'))
+    }
+  })
   t.teardown(run.close)
   const d = await waitForDeploymentEnd(run, 8 * 60_000)
   t.equal(d.state, 'failed')
-  t.match(d.error, /image index 5 does not exist/, 'the error names the missing index')
+  t.match(d.error, /image index 2 does not exist/, 'the error names the missing index')
   const shown = await run.appliance.get<ShownDeployment>(`/api/v1/deployments/${d.id}`)
-  t.match(shown.logTail, /image index 5 does not exist/, 'the log tail shows it too')
+  t.match(shown.logTail, /image index 2 does not exist/, 'the log tail shows it too')
 })

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { startStub } from './stub.js'
 import { startVm, waitForLine } from '../lab/qemu.js'
 import { extractNtfs, hashTree, makeTree, makeWim, partitionTable } from '../lab/disk.js'
-import { builtPe, buildPe } from '../../src/pe/build.js'
+import { buildPe } from '../../src/pe/build.js'
 import type { ResolvedTaskSequence } from '../../src/deployments/types.js'
 
 const PE_DIR = process.env.NETBOOT_PE_DIR ?? join(import.meta.dirname, '../../boot/pe/build')
@@ -19,7 +19,7 @@ const GUEST = { ip: '10.0.2.100', port: 80 }
 const URL = `http://${GUEST.ip}`
 
 async function setup (t: Test): Promise<{ work: string, sums: Map<string, string>, wim: string }> {
-  if (builtPe(PE_DIR) === undefined) await buildPe({ outDir: PE_DIR, onLine: (l) => { t.comment(l) } })
+  await buildPe({ outDir: PE_DIR, onLine: (l) => { t.comment(l) } })   // cached: rebuilt only when boot/pe/* changed
   const work = await mkdtemp(join(tmpdir(), 'nbe-pe-'))
   t.teardown(async () => { await rm(work, { recursive: true, force: true }) })
   const sums = await makeTree(join(work, 'tree'))
