@@ -6,21 +6,32 @@ import { BadRequestError } from '../errors.js'
 import type { ClientIdentity } from '../policy/types.js'
 import type { Machine, MachineSighting } from '../store/types.js'
 
+/** A query value as the querystring parser gives it: a repeated key arrives as an array. */
+export type QueryValue = string | string[] | undefined
+
 export interface IdentityQuery {
-  mac?: string
-  uuid?: string
-  serial?: string
-  manufacturer?: string
-  product?: string
-  platform?: string
-  buildarch?: string
+  mac?: QueryValue
+  uuid?: QueryValue
+  serial?: QueryValue
+  manufacturer?: QueryValue
+  product?: QueryValue
+  platform?: QueryValue
+  buildarch?: QueryValue
+}
+
+/** The first value of a query key (`?mac=a&mac=b` → 'a'). */
+export function first (v: unknown): string | undefined {
+  if (Array.isArray(v)) return first(v[0])
+  return typeof v === 'string' ? v : undefined
 }
 
 /**
  * iPXE's ${platform} (pcbios, efi) and ${buildarch} (i386, x86_64, arm32, arm64) → the config's Arch
  * (IANA processor architecture names, RFC 4578 §2.1). A BIOS build is always 'bios', whatever the CPU.
  */
-export function archFrom (platform: string | undefined, buildarch: string | undefined): Arch | undefined {
+export function archFrom (platformValue: QueryValue, buildarchValue: QueryValue): Arch | undefined {
+  const platform = first(platformValue)
+  const buildarch = first(buildarchValue)
   if (platform === 'pcbios') return 'bios'
   if (platform !== 'efi') return undefined
   switch (buildarch) {
@@ -33,14 +44,16 @@ export function archFrom (platform: string | undefined, buildarch: string | unde
 }
 
 /** A text field iPXE sends: trimmed, without control characters, bounded; empty means "not known". */
-function text (v: string | undefined): string | undefined {
+function text (value: QueryValue): string | undefined {
+  const v = first(value)
   if (v === undefined) return undefined
   // eslint-disable-next-line no-control-regex
   const t = v.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, 128)
   return t === '' ? undefined : t
 }
 
-export function parseMac (v: string | undefined): string {
+export function parseMac (value: QueryValue): string {
+  const v = first(value)
   const mac = v === undefined ? undefined : normalizeMac(v)
   if (mac === undefined) throw new BadRequestError(`mac is missing or not a MAC address: ${JSON.stringify(text(v) ?? '')}`)
   return mac
@@ -49,7 +62,8 @@ export function parseMac (v: string | undefined): string {
 /** The sighting a boot request records (fields iPXE left empty keep their stored value). */
 export function sightingFrom (qs: IdentityQuery): MachineSighting {
   const s: MachineSighting = { mac: parseMac(qs.mac) }
-  const uuid = qs.uuid === undefined ? undefined : normalizeUuid(qs.uuid)
+  const given = first(qs.uuid)
+  const uuid = given === undefined ? undefined : normalizeUuid(given)
   if (uuid !== undefined) s.uuid = uuid
   const serial = text(qs.serial)
   if (serial !== undefined) s.serial = serial

@@ -125,6 +125,9 @@ t.test('config status and whatif', async t => {
   t.match(badArch.json().message, 'arch must be one of bios, efi-ia32')
   t.equal((await lab.app.inject({ url: '/api/v1/whatif' })).statusCode, 400)
   t.equal((await lab.app.inject({ url: `/api/v1/whatif?mac=${M1}&uuid=xyz` })).statusCode, 400)
+  const twice = await lab.app.inject({ url: `/api/v1/whatif?mac=${M1}&mac=x&arch=efi-x64&arch=z80` })
+  t.equal(twice.statusCode, 200, 'a repeated key counts once (its first value)')
+  t.match(twice.json(), { decision: { kind: 'deploy' } })
 })
 
 t.test('unknown routes answer JSON 404', async t => {

@@ -244,7 +244,10 @@ sleep 5
 exit
 `)
   t.match(await get(lab, '/boot/decide'), 'echo netboot: mac is missing or not a MAC address: ??\n')
-  t.equal((await lab.ctx.store.machines.list()).length, 0)
+  t.equal((await lab.ctx.store.machines.list()).length, 0, 'nothing inventoried from bad requests')
+  t.equal(await get(lab, `/boot/decide?mac=${enc(UNKNOWN)}&mac=zz&platform=pcbios&platform=efi&uuid=a&uuid=b`),
+    LOCAL_BIOS('no advertisement applies to this machine now'), 'a repeated key counts once (its first value)')
+  t.match(await lab.ctx.store.machines.get(UNKNOWN), { arch: 'bios' })
 })
 
 t.test('config reloads apply to the next request', async t => {

@@ -9,6 +9,7 @@ import type { ClientIdentity } from '../../policy/types.js'
 import type { Deployment } from '../../store/types.js'
 import type { HttpDeps } from '../deps.js'
 import { adminAuth } from '../auth.js'
+import { first, type QueryValue } from '../identity.js'
 import imageAdmin from './image-admin.js'
 
 type MacReq = FastifyRequest<{ Params: { mac: string } }>
@@ -67,8 +68,8 @@ export default async function adminApi (app: FastifyInstance, { ctx, deps }: { c
 
   app.get('/api/v1/config', async () => ctx.config.status())
 
-  app.get('/api/v1/whatif', async (req: FastifyRequest<{ Querystring: Record<string, string | undefined> }>) => {
-    const q = req.query
+  app.get('/api/v1/whatif', async (req: FastifyRequest<{ Querystring: Record<string, QueryValue> }>) => {
+    const q = Object.fromEntries(Object.entries(req.query).map(([k, v]) => [k, first(v)]))
     const mac = macParam(q.mac ?? '')
     const stored = await ctx.store.machines.get(mac)
     const client = whatifClient(mac, q, stored?.arch)

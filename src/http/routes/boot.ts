@@ -9,10 +9,10 @@ import type { BootDecision } from '../../policy/decision.js'
 import type { ClientIdentity } from '../../policy/types.js'
 import type { Machine, MachineSighting } from '../../store/types.js'
 import { render, type ScriptView } from '../../ipxe/script.js'
-import { archFrom, clientFrom, sightingFrom, type IdentityQuery } from '../identity.js'
+import { archFrom, clientFrom, first, sightingFrom, type IdentityQuery, type QueryValue } from '../identity.js'
 import type { HttpDeps, PolicyInput } from '../deps.js'
 
-type Query = IdentityQuery & { adv?: string, password?: string }
+type Query = IdentityQuery & { adv?: QueryValue, password?: QueryValue }
 
 export interface BootRouteOptions { ctx: AppContext, deps: HttpDeps }
 
@@ -33,7 +33,7 @@ export default async function bootRoutes (app: FastifyInstance, { ctx, deps }: B
   app.get('/boot/menu', async (req: FastifyRequest<{ Querystring: Query }>, reply) => {
     return await handle(req, reply, async (cfg, sighting) => {
       const input = await policyInput(cfg, sighting)
-      if (!passwordOk(cfg, req.query.password)) return refused(input.client, 'wrong PXE password')
+      if (!passwordOk(cfg, first(req.query.password))) return refused(input.client, 'wrong PXE password')
       return await respond(cfg, input, deps.policy.decide(input), true)
     })
   })
@@ -42,8 +42,8 @@ export default async function bootRoutes (app: FastifyInstance, { ctx, deps }: B
   app.get('/boot/select', async (req: FastifyRequest<{ Querystring: Query }>, reply) => {
     return await handle(req, reply, async (cfg, sighting) => {
       const input = await policyInput(cfg, sighting)
-      if (!passwordOk(cfg, req.query.password)) return refused(input.client, 'wrong PXE password')
-      const adv = req.query.adv ?? ''
+      if (!passwordOk(cfg, first(req.query.password))) return refused(input.client, 'wrong PXE password')
+      const adv = first(req.query.adv) ?? ''
       const d = deps.policy.chooseFromMenu(input, adv)
       if (d.kind !== 'deploy') return refused(input.client, d.kind === 'local' ? d.reason : `advertisement ${adv} is not offered`)
       return await respond(cfg, input, d, true)
