@@ -129,8 +129,10 @@ export class TftpServer {
     const key = `${peer.address}:${peer.port}`
     const existing = this.slots.get(key)
     if (existing !== undefined) {
-      // A firmware retransmitting its RRQ while we answer it: the running transfer's timer handles loss.
-      if (existing.file === req.filename) {
+      // A firmware retransmitting its RRQ while we answer it: the running transfer's timer handles loss. Once
+      // the client acknowledged something it sends no more RRQs: a new one from that port is a new transfer
+      // (a restarted client, or a new process that got the port of one whose final ACK we never saw).
+      if (existing.file === req.filename && existing.transfer?.acknowledged !== true) {
         this.log.debug({ client: key, file: req.filename }, 'duplicate RRQ ignored')
         return
       }

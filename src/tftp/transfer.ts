@@ -73,6 +73,9 @@ export class ReadTransfer {
 
   get finished (): boolean { return this.done }
 
+  /** True once the client acknowledged anything (ACK 0 of the OACK, or DATA 1): it no longer resends its RRQ. */
+  get acknowledged (): boolean { return this.acked >= (this.s.oack !== undefined ? 0 : 1) }
+
   start (): void {
     this.sendWindow()
   }

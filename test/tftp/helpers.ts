@@ -127,7 +127,12 @@ export function tftpGet (port: number, file: string, o: GetOptions = {}): Promis
     let blksize = 512
     let every = o.ackEvery ?? 1
     let timer: NodeJS.Timeout | undefined
-    const finish = (): void => { clearTimeout(timer); sock.close(); resolve(res) }
+    // Close only after queued sends left: close() right after send() can drop the final ACK.
+    let lastSend: Promise<void> = Promise.resolve()
+    const send = (b: Buffer, p: number, a: string): void => {
+      lastSend = new Promise(resolve => sock.send(b, p, a, () => resolve()))
+    }
+    const finish = (): void => { clearTimeout(timer); void lastSend.then(() => { sock.close(); resolve(res) }) }
     const idle = (): void => { clearTimeout(timer); timer = setTimeout(finish, o.idleMs ?? 3000) }
     sock.on('message', (msg, rinfo) => {
       idle()
@@ -140,21 +145,21 @@ export function tftpGet (port: number, file: string, o: GetOptions = {}): Promis
         res.oack = p.options
         blksize = Number(p.options.blksize ?? 512)
         if (o.ackEvery === undefined && p.options.windowsize !== undefined) every = Number(p.options.windowsize)
-        sock.send(encodeAck(0), rinfo.port, rinfo.address)
+        send(encodeAck(0), rinfo.port, rinfo.address)
         return
       }
       if (p.op !== OP.DATA) return
       res.dataPackets++
       if (p.block !== (expected & 0xffff)) {
         // A retransmitted block we already have: our ACK was lost, say it again (lockstep only).
-        if (every === 1 && p.block === ((expected - 1) & 0xffff) && o.stallAfter === undefined) sock.send(encodeAck(p.block), rinfo.port, rinfo.address)
+        if (every === 1 && p.block === ((expected - 1) & 0xffff) && o.stallAfter === undefined) send(encodeAck(p.block), rinfo.port, rinfo.address)
         return
       }
       chunks.push(p.data)
       const last = p.data.length < blksize
       if (o.stallAfter !== undefined && expected >= o.stallAfter) return
       if (last || expected % every === 0) {
-        for (let i = 0; i < (o.ackCopies ?? 1); i++) sock.send(encodeAck(p.block), rinfo.port, rinfo.address)
+        for (let i = 0; i < (o.ackCopies ?? 1); i++) send(encodeAck(p.block), rinfo.port, rinfo.address)
       }
       expected++
       if (last) { res.data = Buffer.concat(chunks); finish() }
