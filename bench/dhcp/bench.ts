@@ -5,7 +5,7 @@
 // since a proxy gives no address. Latency p50/p99 come from a tcpdump capture in the client namespace.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { tmpdir, loadavg, cpus } from 'node:os'
 import { join } from 'node:path'
 import { createLab, SERVER_IP, CLIENT_IP, type Lab } from '../../test/dhcp/lab/netns.js'
 import { discoverOfferTimings, percentile } from './pcap.js'
@@ -71,6 +71,7 @@ async function main (): Promise<void> {
     await rm(dir, { recursive: true, force: true })
   }
   console.log(`perfdhcp DISCOVER→OFFER, ${RATE}/s for ${SECONDS} s, relay mode, PXE options (arch 7); appliance store: ${STORE}, ${CLIENTS} distinct clients`)
+  console.log(`host: ${cpus().length} CPUs, load average ${loadavg().map(x => x.toFixed(1)).join(' ')} (other work shares the machine)`)
   console.log('target       sent   recv  drops  offers/s  p50 ms  p99 ms  perfdhcp avg')
   for (const r of results) {
     console.log(`${r.name.padEnd(10)} ${String(r.sent).padStart(6)} ${String(r.received).padStart(6)} ${String(r.drops).padStart(6)} ${String(r.offersPerSec).padStart(9)} ${r.p50.toFixed(3).padStart(7)} ${r.p99.toFixed(3).padStart(7)}  ${r.perfdhcpAvgMs}`)

@@ -10,29 +10,20 @@ import { handleFull } from './full.js'
 import { LeaseTable } from './leases.js'
 import { replyDestination, type Destination } from './route.js'
 import type { Source } from './server.js'
+import { Inventory } from './inventory.js'
 
-/** Sightings of one MAC are written at most this often (a PXE ROM retries every few seconds). */
-export const SIGHTING_INTERVAL_MS = 10_000
-const SIGHTING_MAP_LIMIT = 100_000
-/**
- * Inventory writes in flight at most. Beyond it a first-contact DISCOVER is dropped unanswered (the firmware
- * retries within seconds) rather than queued: a store slower than the arrival rate would otherwise turn into
- * seconds of latency for everyone and unbounded memory.
- */
-export const MAX_PENDING_SIGHTINGS = 512
+export { SIGHTING_INTERVAL_MS, MAX_PENDING_SIGHTINGS } from './inventory.js'
+
 /** Full-mode requests waiting for the allocation queue at most; beyond it they are dropped (clients retry). */
 export const MAX_QUEUED_FULL = 1024
 
-class Overloaded extends Error {}
-const OVERLOADED = new Overloaded('inventory writes saturated')
 
 export interface Reply { via: Via, buf: Buffer, to: Destination }
 export type Sender = (r: Reply) => Promise<void>
 
 export class Responder {
   private readonly log
-  private readonly lastSighting = new Map<string, number>()
-  private readonly sightingWrites = new Map<string, Promise<void>>()
+  private readonly inventory: Inventory
   private leases: Promise<LeaseTable> | undefined
   /** full-mode requests run one at a time: allocation, store write and reply never interleave */
   private fullQueue: Promise<void> = Promise.resolve()
@@ -40,6 +31,7 @@ export class Responder {
 
   constructor (private readonly ctx: AppContext, private readonly gate: DhcpGate, private readonly send: Sender) {
     this.log = ctx.log.child({ proto: 'dhcp' })
+    this.inventory = new Inventory(() => ctx.store.machines, ctx.clock, this.log)
   }
 
   /** Loads the lease table from the store (once; retried after a failure). */
@@ -93,15 +85,9 @@ export class Responder {
   /** Inventory, then the policy gate. False: stay silent (store failure or the policy says no). */
   private async admit (c: Classified, client: PxeClient): Promise<boolean> {
     const xid = c.packet.xid
-    try {
-      const write = this.recordSighting(c, client)
-      if (write !== undefined) await write
-    } catch (err) {
-      if (err === OVERLOADED) { this.shed(c); return false }
-      // DESIGN.md rule 3: warn, send nothing; the firmware retries.
-      this.log.warn({ err, mac: c.mac, xid }, 'cannot record machine sighting; not answering')
-      return false
-    }
+    const admission = await this.inventory.admit(c, client)
+    if (admission === 'overloaded') this.shed(c)
+    if (admission !== 'answer') return false
     let verdict: true | string
     try {
       verdict = await this.gate.shouldAnswer({ mac: client.mac, arch: client.arch, uuid: client.uuid })
@@ -127,30 +113,6 @@ export class Responder {
     this.log.warn({ mac: c.mac, xid: c.packet.xid, dropped: this.shedCount }, 'overloaded (inventory writes or full-mode allocation queue): dropping requests, clients retry')
     this.shedLoggedAt = now
     this.shedCount = 0
-  }
-
-  /**
-   * Writes a sighting unless this MAC was written less than SIGHTING_INTERVAL_MS ago. Retries that arrive while
-   * the write is in flight wait for that same write (no pile-up behind the store's per-key lock) and share its
-   * outcome: if it fails they stay silent too, and the next retry writes again.
-   */
-  private recordSighting (c: Classified, client: PxeClient): Promise<void> | undefined {
-    const inflight = this.sightingWrites.get(c.mac)
-    if (inflight !== undefined) return inflight
-    const now = this.ctx.clock.now()
-    const last = this.lastSighting.get(c.mac)
-    if (last !== undefined && now.getTime() - last < SIGHTING_INTERVAL_MS && now.getTime() >= last) return undefined
-    if (this.lastSighting.size >= SIGHTING_MAP_LIMIT) this.lastSighting.clear()
-    if (this.sightingWrites.size >= MAX_PENDING_SIGHTINGS) return Promise.reject(OVERLOADED)
-    const ip = c.packet.ciaddr !== '0.0.0.0' ? c.packet.ciaddr : undefined
-    const write = this.ctx.store.machines.recordSighting({
-      mac: c.mac, arch: client.arch, vendorClass: client.vendorClass,
-      ...(client.uuid !== undefined ? { uuid: client.uuid } : {}),
-      ...(ip !== undefined ? { ip } : {})
-    }, now).then(() => { this.lastSighting.set(c.mac, now.getTime()) })
-      .finally(() => { this.sightingWrites.delete(c.mac) })
-    this.sightingWrites.set(c.mac, write)
-    return write
   }
 
   private async full (cfg: AppConfig, c: Classified, from: Source): Promise<void> {

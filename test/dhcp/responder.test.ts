@@ -55,6 +55,7 @@ t.test('proxy: records the machine on first contact, rate-limits rewrites, answe
   t.equal(writes.length, 1, 'a retry 0 s later is not rewritten')
   h.clock.advance(10_000)
   await h.ask({ arch: 7, mac: '52:54:00:aa:00:01' })
+  await new Promise(resolve => setImmediate(resolve))  // this write runs behind the reply (store proven healthy)
   t.equal(writes.length, 2, 'written again after 10 s')
   t.match(await h.store.machines.get('52:54:00:aa:00:01'), { lastSeen: '2026-03-01T10:00:10.000Z' })
   t.equal(h.sent.length, 3, 'every DISCOVER answered')
@@ -217,4 +218,32 @@ t.test('full mode: a stalled lease store bounds the allocation queue instead of 
   const offers = (await Promise.all(queued)).filter(o => o !== undefined)
   t.equal(offers.length, MAX_QUEUED_FULL, 'the queued ones are all answered once the store moves')
   t.equal(new Set(offers.map(o => o!.yiaddr)).size, MAX_QUEUED_FULL, 'with distinct addresses')
+})
+
+t.test('inventory writes go behind the reply once the store has proven healthy, and wait again after a failure', async t => {
+  const store = createMemoryStore()
+  let mode: 'ok' | 'hang' | 'fail' = 'ok'
+  const hung: Array<() => void> = []
+  const rs = store.machines.recordSighting.bind(store.machines)
+  store.machines.recordSighting = async (s, at) => {
+    if (mode === 'hang') await new Promise<void>(resolve => hung.push(resolve))
+    if (mode === 'fail') throw new Error('disk full')
+    return await rs(s, at)
+  }
+  const h = harness(testConfig(), store)
+  t.ok(await h.ask({ mac: '52:54:00:ab:00:01', arch: 0 }), 'first write waited for, and succeeded')
+  mode = 'hang'
+  t.ok(await h.ask({ mac: '52:54:00:ab:00:02', arch: 0 }), 'healthy store: answered while the write is still pending')
+  t.equal(hung.length, 1)
+  t.equal(await store.machines.get('52:54:00:ab:00:02'), undefined, 'not written yet')
+  hung[0]()
+  await new Promise(resolve => setImmediate(resolve))
+  t.ok(await store.machines.get('52:54:00:ab:00:02'), 'written behind the reply')
+  mode = 'fail'
+  t.ok(await h.ask({ mac: '52:54:00:ab:00:03', arch: 0 }), 'the failure is not known yet when this one is answered')
+  await new Promise(resolve => setImmediate(resolve))
+  t.equal(await h.ask({ mac: '52:54:00:ab:00:04', arch: 0 }), undefined, 'after a failed write: wait again, and silence on failure')
+  mode = 'ok'
+  t.ok(await h.ask({ mac: '52:54:00:ab:00:04', arch: 0 }), 'the retry is answered once the store works')
+  t.ok(await store.machines.get('52:54:00:ab:00:03') === undefined && await store.machines.get('52:54:00:ab:00:04') !== undefined)
 })

@@ -57,7 +57,9 @@ export function createLab (): Lab {
       return execFileSync('ip', ['netns', 'exec', ns, ...cmd], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] })
     },
     startService (spec) {
-      const proc = spawn('ip', ['netns', 'exec', serverNs, process.execPath, '--import', 'tsx', 'test/dhcp/lab/run-service.ts', JSON.stringify(spec)],
+      // NBD_CPU_PROF=<dir>: write a V8 CPU profile of the service there (bench/dhcp profiling).
+      const prof = process.env.NBD_CPU_PROF !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${process.env.NBD_CPU_PROF}`] : []
+      const proc = spawn('ip', ['netns', 'exec', serverNs, process.execPath, ...prof, '--import', 'tsx', 'test/dhcp/lab/run-service.ts', JSON.stringify(spec)],
         { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
       procs.add(proc)
       let out = ''; let err = ''

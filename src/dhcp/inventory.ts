@@ -1,0 +1,71 @@
+// The machine inventory as seen from DHCP: every PXE machine that asks is recorded (ctx.store.machines), at
+// most once per SIGHTING_INTERVAL_MS per MAC (a ROM retries every few seconds).
+//
+// Whether the reply waits for that write depends on what the store has shown us:
+//  - until a write has succeeded, and after any write fails, the reply waits for it and a failure means silence
+//    (DESIGN.md rule 3: warn with {mac, xid}, send nothing; the firmware retries);
+//  - while the last write succeeded, the write runs behind the reply: a boot storm of new machines is then limited
+//    by the DHCP path, not by the store's write rate. A write that fails there is logged with {mac, xid} and
+//    switches back to waiting, so at most the requests already in flight are answered without being recorded.
+import type { Logger } from '../log.js'
+import type { Clock } from '../clock.js'
+import type { MachineStore } from '../store/types.js'
+import type { Classified, PxeClient } from './classify.js'
+
+/** Sightings of one MAC are written at most this often. */
+export const SIGHTING_INTERVAL_MS = 10_000
+/** Inventory writes in flight at most; beyond it a first contact is dropped (waiting mode) or not recorded yet. */
+export const MAX_PENDING_SIGHTINGS = 512
+const SIGHTING_MAP_LIMIT = 100_000
+
+export type Admission = 'answer' | 'silent' | 'overloaded'
+
+export class Inventory {
+  private readonly lastWrite = new Map<string, number>()
+  private readonly inflight = new Map<string, Promise<void>>()
+  /** the last completed write succeeded */
+  private healthy = false
+
+  constructor (private readonly store: () => MachineStore, private readonly clock: Clock, private readonly log: Logger) {}
+
+  /** Records the sighting as needed; says whether the request may be answered. Never rejects. */
+  async admit (c: Classified, client: PxeClient): Promise<Admission> {
+    const pending = this.inflight.get(c.mac) ?? this.startWrite(c, client)
+    if (pending === undefined) return 'answer'
+    if (pending === 'full') return this.healthy ? 'answer' : 'overloaded'
+    if (this.healthy) return 'answer'
+    try {
+      await pending
+      return 'answer'
+    } catch (err) {
+      this.log.warn({ err, mac: c.mac, xid: c.packet.xid }, 'cannot record machine sighting; not answering')
+      return 'silent'
+    }
+  }
+
+  private startWrite (c: Classified, client: PxeClient): Promise<void> | 'full' | undefined {
+    const now = this.clock.now()
+    const last = this.lastWrite.get(c.mac)
+    if (last !== undefined && now.getTime() - last < SIGHTING_INTERVAL_MS && now.getTime() >= last) return undefined
+    if (this.inflight.size >= MAX_PENDING_SIGHTINGS) return 'full'
+    if (this.lastWrite.size >= SIGHTING_MAP_LIMIT) this.lastWrite.clear()
+    const ip = c.packet.ciaddr !== '0.0.0.0' ? c.packet.ciaddr : undefined
+    const waited = !this.healthy
+    const write = this.store().recordSighting({
+      mac: c.mac, arch: client.arch, vendorClass: client.vendorClass,
+      ...(client.uuid !== undefined ? { uuid: client.uuid } : {}),
+      ...(ip !== undefined ? { ip } : {})
+    }, now).then(() => {
+      this.lastWrite.set(c.mac, now.getTime())
+      this.healthy = true
+    }, (err: unknown) => {
+      this.healthy = false
+      // Answered without waiting: nobody else will report it.
+      if (!waited) this.log.warn({ err, mac: c.mac, xid: c.packet.xid }, 'machine sighting not recorded (answered already); waiting for the store from now on')
+      throw err
+    }).finally(() => { this.inflight.delete(c.mac) })
+    write.catch(() => {})   // rejections are reported above or by the waiter: never unhandled
+    this.inflight.set(c.mac, write)
+    return write
+  }
+}
