@@ -29,12 +29,12 @@ export interface Lab {
 
 interface TapLike { teardown (fn: () => unknown): void }
 
-export async function configFor (dir: string, extraYaml: string, o: { winpe?: boolean, httpPort?: number } = {}): Promise<AppConfig> {
+export async function configFor (dir: string, extraYaml: string, o: { winpe?: boolean, httpPort?: number, baseUrl?: string } = {}): Promise<AppConfig> {
   const yaml = [
     'server:',
     '  address: 10.9.8.7',
     '  bind: 127.0.0.1',
-    `  httpBaseUrl: ${BASE}`,
+    `  httpBaseUrl: ${o.baseUrl ?? BASE}`,
     'ports:',
     `  http: ${o.httpPort ?? 0}`,
     'tftp:',
@@ -60,6 +60,8 @@ export interface LabOptions {
   winpe?: boolean
   /** ports.http (default 0: any free port) */
   httpPort?: number
+  /** server.httpBaseUrl (default BASE) */
+  baseUrl?: string
 }
 
 export async function makeLab (t: TapLike, extraYaml = '', opts: LabOptions = {}): Promise<Lab> {

@@ -92,6 +92,10 @@ t.test('bodies are validated with clear messages', async t => {
   t.equal(notJson.statusCode, 400)
   t.equal(notJson.json().code, 'FST_ERR_CTP_INVALID_JSON_BODY')
   t.match(await lab.ctx.store.deployments.get(d.id), { state: 'booting' }, 'nothing recorded from bad bodies')
+  await lab.app.inject({ url: '/pe/v1/task-sequence', headers: asD })
+  const long = await lab.app.inject({ method: 'POST', url: '/pe/v1/result', headers: asD, payload: { result: 'failed', error: 'e'.repeat(5000), logTail: 'line\n'.repeat(40000) } })
+  t.equal(long.statusCode, 204, 'a long log tail or error is accepted (the service keeps the tail)')
+  t.match(await lab.ctx.store.deployments.get(d.id), { state: 'failed' })
 })
 
 t.test('log uploads are text/plain and bounded', async t => {

@@ -20,7 +20,7 @@ const StepStatusSchema = {
     step: { type: 'integer', minimum: 0, maximum: 9999 },
     state: { type: 'string', enum: ['start', 'progress', 'end', 'error'] },
     progress: { type: 'number', minimum: 0, maximum: 100 },
-    message: { type: 'string', maxLength: 4096 }
+    message: { type: 'string', maxLength: 65536 }
   }
 } as const
 
@@ -30,8 +30,8 @@ const ResultSchema = {
   additionalProperties: false,
   properties: {
     result: { type: 'string', enum: ['succeeded', 'failed'] },
-    error: { type: 'string', maxLength: 4096 },
-    logTail: { type: 'string', maxLength: 65536 }
+    error: { type: 'string', maxLength: 65536 },
+    logTail: { type: 'string' }                  // bounded by the body limit; the deployments service keeps its tail
   }
 } as const
 
