@@ -83,7 +83,8 @@ step_apply_image () {
   if [ "$index" -gt "$count" ] || [ "$index" -lt 1 ]; then
     close_wim; fail "image index $index does not exist in $(get .image) (the WIM holds $count image(s))"
   fi
-  echo "netboot: applying image $index of $count ($(get .image), $(get .size) bytes) to $t"
+  size=$(get .size)
+  echo "netboot: applying image $index of $count ($(get .image)${size:+, $size bytes}) to $t"
   if [ "$(state fs)" = ext4 ]; then mount_target; dest=/mnt/target; else dest=$t; fi
   { wimapply "$wim" "$index" "$dest" 2>&1; echo $? > "$RUN/wimapply.rc"; } | apply_progress
   rc=$(cat "$RUN/wimapply.rc")

@@ -75,7 +75,8 @@ export const command: CliCommand = {
       const d = await waitForDeploymentEnd(run, minutes * 60_000).finally(() => { clearInterval(timer) })
       await peLines(run, seen, io)
       if (d.state === 'succeeded') {
-        io.out(`lab: deployment ${d.id} succeeded; the next PXE boot of ${run.mac} is sent to its local disk`)
+        const next = await run.appliance.fetchText(`/boot/decide?mac=${encodeURIComponent(run.mac)}&platform=${firmware === 'uefi' ? 'efi' : 'pcbios'}`).catch(() => ({ body: '' }))
+        io.out(`lab: deployment ${d.id} succeeded; the appliance now answers ${run.mac}: ${next.body.split('\n').find(l => l.startsWith('# ')) ?? '?'}`)
         return 0
       }
       io.err(`lab: deployment ${d.id} failed: ${d.error ?? '?'}`)

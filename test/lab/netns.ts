@@ -67,7 +67,11 @@ export async function createLab (opts: { prefix?: string } = {}): Promise<Lab> {
     for (const c of children) { try { if (c.pid !== undefined && c.exitCode === null) process.kill(c.pid, 'SIGKILL') } catch {} }
     for (const n of [...namespaces].reverse()) { try { execFileSync('ip', ['netns', 'del', n], { stdio: 'ignore' }) } catch {} }
   }
-  const onSignal = (sig: NodeJS.Signals): void => { onExit(); process.kill(process.pid, sig) }
+  // Someone else handling the signal (netboot lab cleans up itself) goes first; otherwise clean up and die of it.
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (process.listenerCount(sig) > 0) return
+    onExit(); process.kill(process.pid, sig)
+  }
   process.once('exit', onExit)
   process.once('SIGTERM', onSignal)
   process.once('SIGINT', onSignal)
