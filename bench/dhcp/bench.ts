@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir, loadavg, cpus } from 'node:os'
 import { join } from 'node:path'
 import { createLab, SERVER_IP, CLIENT_IP, type Lab } from '../../test/dhcp/lab/netns.js'
-import { discoverOfferTimings, percentile } from './pcap.js'
+import { discoverOfferTimings, percentile, perSecondP50 } from './pcap.js'
 
 const arg = (name: string, def: string): string => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : def }
 const RATE = Number(arg('rate', '5000')); const SECONDS = Number(arg('seconds', '10')); const STORE = arg('store', 'level')
@@ -18,7 +18,7 @@ const CLIENTS = Number(arg('clients', String(RATE * SECONDS * 2)))
 const PXE_OPTS = ['-o', '60,' + Buffer.from('PXEClient:Arch:00007:UNDI:003000').toString('hex'), '-o', '93,0007', '-o', '94,010300',
   '-o', '97,002c1b0a5c4e3d504f8162738495a6b7c8']
 
-interface Result { name: string, sent: number, received: number, drops: number, offersPerSec: number, p50: number, p99: number, perfdhcpAvgMs: string }
+interface Result { perSecond: string, name: string, sent: number, received: number, drops: number, offersPerSec: number, p50: number, p99: number, perfdhcpAvgMs: string }
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms))
 
@@ -44,7 +44,7 @@ async function measure (lab: Lab, name: string, dir: string): Promise<Result> {
   const sent = num(/sent packets: (\d+)/); const received = num(/received packets: (\d+)/)
   const timing = discoverOfferTimings(pcap)
   return {
-    name, sent, received, drops: sent - received,
+    name, sent, received, drops: sent - received, perSecond: perSecondP50(timing.series),
     offersPerSec: Math.round(received / SECONDS),
     p50: percentile(timing.latenciesMs, 50), p99: percentile(timing.latenciesMs, 99),
     perfdhcpAvgMs: /avg delay: ([\d.]+ ms)/.exec(out)?.[1] ?? '?'
@@ -76,6 +76,7 @@ async function main (): Promise<void> {
   for (const r of results) {
     console.log(`${r.name.padEnd(10)} ${String(r.sent).padStart(6)} ${String(r.received).padStart(6)} ${String(r.drops).padStart(6)} ${String(r.offersPerSec).padStart(9)} ${r.p50.toFixed(3).padStart(7)} ${r.p99.toFixed(3).padStart(7)}  ${r.perfdhcpAvgMs}`)
   }
+  for (const r of results) console.log(`${r.name} p50 ms per second of the run: ${r.perSecond}`)
   console.log(applianceCpu)
   const [a, d] = results
   if (a !== undefined && d !== undefined) {
