@@ -6,12 +6,13 @@ import { rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import { waitFor } from '../lab/services.js'
 import { makeWim } from '../lab/index.js'
-import { decideCount, startLabRun, waitForDeploymentEnd, type ShownDeployment } from './deploy.js'
+import { bootDiagnosis, decideCount, startLabRun, waitForDeploymentEnd, type ShownDeployment } from './deploy.js'
 
 t.test('a machine in no collection boots locally and appears in the inventory', async t => {
   const run = await startLabRun({ firmware: 'bios', inCollection: false, onLine: (l) => { t.comment(l) } })
   t.teardown(run.close)
-  await waitFor(async () => await decideCount(run) >= 1, 4 * 60_000, `the VM never asked /boot/decide (appliance log ${run.appliance.log})`)
+  await waitFor(async () => await decideCount(run) >= 1, 4 * 60_000, 'the VM never asked /boot/decide with its MAC')
+    .catch(async (err: Error) => { throw new Error(`${err.message}: ${await bootDiagnosis(run)}`) })
   const machines = await run.appliance.get<Array<{ mac: string }>>('/api/v1/machines')
   t.ok(machines.some(m => m.mac === run.mac), 'the VM is in the inventory')
   const deployments = await run.appliance.get<ShownDeployment[]>('/api/v1/deployments')
