@@ -166,6 +166,8 @@ step_capture () {
   umount_target
   vol=$(get .volume); vol=${vol:-auto}; comp=$(get .compression); comp=${comp:-lzx}
   name=$(get .imageName); name=${name:-$(get .image)}
-  sh /netboot/capture.sh "$vol" "$(get .image)" "$(get .uploadUrl)" "$TOKEN" "$name" "$comp" \
-    || fail "capture.sh failed (exit $?)"
+  { sh /netboot/capture.sh "$vol" "$(get .image)" "$(get .uploadUrl)" "$TOKEN" "$name" "$comp" 2>&1; echo $? > "$RUN/capture.rc"; } \
+    | tee "$RUN/capture.out"
+  rc=$(cat "$RUN/capture.rc")
+  [ "$rc" = 0 ] || fail "$(grep 'capture.sh: error:' "$RUN/capture.out" | tail -n 1 | sed 's/^capture.sh: error: //')${rc:+ (capture.sh exit $rc)}"
 }
