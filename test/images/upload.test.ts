@@ -99,6 +99,31 @@ t.test('connection cut halfway, then resumed → one correct image', async t => 
   t.equal((await h.ctx.store.images.list()).length, 1, 'exactly one image')
 })
 
+t.test('a resume while the old connection still hangs open takes over from it', async t => {
+  const h = await makeHarness(t)
+  const token = await h.token('adv-capture')
+  await h.app.listen({ port: 0, host: '127.0.0.1' })
+  const port = (h.app.server.address() as AddressInfo).port
+  // A client that sent 100 kB and then went silent without closing (a half-open TCP connection).
+  const stale = connect(port, '127.0.0.1')
+  t.teardown(() => { stale.destroy() })
+  await new Promise<void>(resolve => stale.on('connect', resolve))
+  stale.on('error', () => {})
+  stale.write(`PUT ${URL_PATH} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/octet-stream\r\n` +
+    `Content-Length: ${wim.length}\r\nContent-Range: bytes 0-${wim.length - 1}/${wim.length}\r\nX-Checksum-SHA256: ${sha}\r\n\r\n`)
+  stale.write(wim.subarray(0, 100_000))
+  const off = await heldBytes(h, port, token, 100_000)
+  const closed = new Promise<void>(resolve => stale.on('close', () => resolve()))
+  const r = await fetch(`http://127.0.0.1:${port}${URL_PATH}`, {
+    method: 'PUT', body: wim.subarray(off),
+    headers: { ...auth(token), 'content-type': 'application/octet-stream', 'content-range': `bytes ${off}-${wim.length - 1}/${wim.length}`, 'x-checksum-sha256': sha }
+  })
+  t.equal(r.status, 201, await r.clone().text())
+  await closed
+  t.pass('the stale connection was closed by the server')
+  t.same(await readFile(join(h.cfg.paths.images, 'ref-win.wim')), wim, 'byte-identical')
+})
+
 t.test('streamed in chunks with the total unknown until the last one; a stale resume point is refused', async t => {
   const h = await makeHarness(t)
   const token = await h.token('adv-capture')
