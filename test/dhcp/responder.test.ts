@@ -3,7 +3,7 @@ import t from 'tap'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Responder, MAX_PENDING_SIGHTINGS, MAX_QUEUED_FULL, type Reply } from '../../src/dhcp/responder.js'
+import { Responder, MAX_WAITING_SIGHTINGS, MAX_QUEUED_FULL, SIGHTING_WRITES_PER_SECOND, type Reply } from '../../src/dhcp/responder.js'
 import { decode, encode, type DhcpPacket } from '../../src/dhcp/packet.js'
 import { MessageType, Opt, optIp } from '../../src/dhcp/options.js'
 import { createMemoryStore } from '../../src/store/memory.js'
@@ -186,22 +186,22 @@ t.test('full mode: leases survive a restart (level store)', async t => {
   t.equal((await h.ask({ vendorClass: null, arch: null, mac: '52:54:00:ff:00:02' }))!.yiaddr !== ip, true, 'a new client does not get the bound address')
 })
 
-t.test('a store slower than the arrival rate: first contacts beyond the in-flight bound are dropped, not queued', async t => {
+t.test('a store not yet proven (start-up): first contacts beyond the waiting bound are dropped, not queued', async t => {
   const store = createMemoryStore()
   const release: Array<() => void> = []
   const rs = store.machines.recordSighting.bind(store.machines)
   store.machines.recordSighting = async (s, at) => { await new Promise<void>(resolve => release.push(resolve)); return await rs(s, at) }
   const h = harness(testConfig(), store)
-  const macs = Array.from({ length: MAX_PENDING_SIGHTINGS + 1 }, (_, i) => `52:54:01:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`)
-  const pending = macs.slice(0, MAX_PENDING_SIGHTINGS).map(mac => h.ask({ mac, arch: 0 }))
+  const macs = Array.from({ length: MAX_WAITING_SIGHTINGS + 1 }, (_, i) => `52:54:01:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`)
+  const pending = macs.slice(0, MAX_WAITING_SIGHTINGS).map(mac => h.ask({ mac, arch: 0 }))
   const retry = h.ask({ mac: macs[0], arch: 0 })  // a retry of a machine whose write is in flight shares it
-  t.equal(await h.ask({ mac: macs[MAX_PENDING_SIGHTINGS], arch: 0 }), undefined, 'one over the bound: dropped at once')
-  t.equal(release.length, MAX_PENDING_SIGHTINGS, 'no extra write for the retry')
+  t.equal(await h.ask({ mac: macs[MAX_WAITING_SIGHTINGS], arch: 0 }), undefined, 'one over the bound: dropped at once')
+  t.equal(release.length, MAX_WAITING_SIGHTINGS, 'no extra write for the retry')
   for (const r of release) r()
-  t.equal((await Promise.all(pending)).filter(p => p !== undefined).length, MAX_PENDING_SIGHTINGS, 'the others answered')
+  t.equal((await Promise.all(pending)).filter(p => p !== undefined).length, MAX_WAITING_SIGHTINGS, 'the others answered')
   t.ok(await retry, 'the retry answered too')
   store.machines.recordSighting = rs
-  t.ok(await h.ask({ mac: macs[MAX_PENDING_SIGHTINGS], arch: 0 }), 'answered on its next try')
+  t.ok(await h.ask({ mac: macs[MAX_WAITING_SIGHTINGS], arch: 0 }), 'answered on its next try')
 })
 
 t.test('full mode: a stalled lease store bounds the allocation queue instead of growing it', async t => {
@@ -246,4 +246,25 @@ t.test('inventory writes go behind the reply once the store has proven healthy, 
   mode = 'ok'
   t.ok(await h.ask({ mac: '52:54:00:ab:00:04', arch: 0 }), 'the retry is answered once the store works')
   t.ok(await store.machines.get('52:54:00:ab:00:03') === undefined && await store.machines.get('52:54:00:ab:00:04') !== undefined)
+})
+
+t.test('a storm of new machines: answered, recorded up to the write budget, the rest on a later packet', async t => {
+  const store = createMemoryStore()
+  let writes = 0
+  const rs = store.machines.recordSighting.bind(store.machines)
+  store.machines.recordSighting = async (s, at) => { writes++; return await rs(s, at) }
+  const h = harness(testConfig(), store)
+  const mac = (i: number) => `52:54:03:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`
+  t.ok(await h.ask({ mac: mac(0), arch: 0 }))
+  const n = SIGHTING_WRITES_PER_SECOND + 10
+  const replies: Array<DhcpPacket | undefined> = []
+  for (let i = 1; i <= n; i++) replies.push(await h.ask({ mac: mac(i), arch: 0 }))
+  t.equal(replies.filter(r => r !== undefined).length, n, 'every machine answered')
+  await new Promise(resolve => setImmediate(resolve))
+  t.equal(writes, 1 + SIGHTING_WRITES_PER_SECOND, 'writes capped at the budget within the same second')
+  t.equal(await store.machines.get(mac(n)), undefined, 'the last ones not recorded yet')
+  h.clock.advance(1000)
+  await h.ask({ mac: mac(n), arch: 0 })
+  await new Promise(resolve => setImmediate(resolve))
+  t.ok(await store.machines.get(mac(n)), 'recorded on its next packet')
 })
