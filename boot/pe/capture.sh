@@ -95,12 +95,16 @@ send_chunk () {
   file=$1; start=$2; len=$3; total=$4; sum=$5
   from=$start; tries=0; pause=1
   while :; do
-    if [ "$from" -eq "$start" ]; then part=$file
+    if [ "$from" -eq $((start + len)) ]; then
+      code=busy   # every byte arrived, the answer to the last one was lost: the server is verifying, ask again
     else
-      part=$W/rest
-      dd if="$file" of="$part" bs=1048576 skip=$((from - start)) iflag=skip_bytes 2>/dev/null || die "cannot cut $file"
+      if [ "$from" -eq "$start" ]; then part=$file
+      else
+        part=$W/rest
+        dd if="$file" of="$part" bs=1048576 skip=$((from - start)) iflag=skip_bytes 2>/dev/null || die "cannot cut $file"
+      fi
+      code=$(put_file "$part" "bytes $from-$((start + len - 1))/$total" "$sum")
     fi
-    code=$(put_file "$part" "bytes $from-$((start + len - 1))/$total" "$sum")
     case "$code" in
       200|201) return 0 ;;
       416)
@@ -108,7 +112,7 @@ send_chunk () {
         [ -n "$held" ] && [ "$held" -ge "$start" ] && [ "$held" -le $((start + len)) ] ||
           die "the appliance holds ${held:-?} bytes of $IMAGE_ID, which this capture can no longer resend: capture again"
         from=$held; continue ;;
-      000|408|429|500|502|503|504) ;;
+      000|busy|408|429|500|502|503|504) ;;
       *) die "upload of $IMAGE_ID refused (HTTP $code): $(message)" ;;
     esac
     tries=$((tries + 1))
@@ -119,7 +123,7 @@ send_chunk () {
     [ "$held" != done ] || return 0
     if [ -n "$held" ]; then
       [ "$held" -ge "$start" ] && [ "$held" -le $((start + len)) ] ||
-        die "the appliance holds $held bytes of $IMAGE_ID, which this capture can no longer resend: capture again"
+        die "the appliance holds $held bytes of $IMAGE_ID, which this capture can no longer resend (or it rejected the upload): capture again"
       from=$held
       [ "$from" -lt $((start + len)) ] || [ -n "$sum" ] || return 0
     fi

@@ -58,7 +58,7 @@ function capture (args: string[], env: Record<string, string> = {}): Promise<Run
 }
 
 /** A TCP proxy to `port` that drops the connections whose numbers are in `cut` after `afterBytes` upstream bytes. */
-async function cuttingProxy (t: Test, port: number, cut: Set<number>, afterBytes: number): Promise<{ port: number, cuts: () => number }> {
+async function cuttingProxy (t: Test, port: number, cut: Set<number>, afterBytes: number, opts: { drop201?: boolean } = {}): Promise<{ port: number, cuts: () => number }> {
   let n = 0
   let cuts = 0
   const server: Server = createServer((client: Socket) => {
@@ -75,7 +75,16 @@ async function cuttingProxy (t: Test, port: number, cut: Set<number>, afterBytes
       }
       up.write(d)
     })
-    up.on('data', (d: Buffer) => client.write(d))
+    up.on('data', (d: Buffer) => {
+      if (opts.drop201 === true && d.subarray(0, 12).toString('latin1') === 'HTTP/1.1 201') {
+        opts.drop201 = false // the image is catalogued, but the client never hears it
+        cuts++
+        client.destroy()
+        up.destroy()
+        return
+      }
+      client.write(d)
+    })
     up.on('end', () => client.end())
     client.on('end', () => up.end())
     up.on('error', () => client.destroy())
@@ -120,6 +129,18 @@ t.test('stream mode through a proxy that cuts two connections mid-upload', async
   t.equal((e?.wim as any).images[0].name, 'Reference PC')
   t.equal((e?.wim as any).compression, 'lzx')
   await sameTree(t, h, 'ref-win')
+})
+
+t.test('the 201 of the last chunk is lost: capture.sh asks and learns the image is catalogued', async t => {
+  const { h, port } = await listening(t)
+  const proxy = await cuttingProxy(t, port, new Set(), 0, { drop201: true })
+  const r = await capture([volume, 'ref-win', `http://127.0.0.1:${proxy.port}/pe/v1/capture/ref-win`, await h.token('adv-capture'), 'Lost answer', 'none'],
+    { CAPTURE_RETRIES: '3' })
+  t.equal(r.code, 0, r.err)
+  t.equal(proxy.cuts(), 1, 'the 201 was dropped')
+  t.match(r.out, /retry 1\/3/)
+  t.match(r.out, /done: ref-win uploaded, verified and catalogued/)
+  t.equal((await h.ctx.store.images.list()).length, 1)
 })
 
 t.test('file mode with the capture-media token, XPRESS', async t => {

@@ -1,7 +1,7 @@
 // Capture uploads through the real HTTP app: resumed after a cut, abandoned and swept, disk full, wrong
 // checksum, not a WIM, and who may upload (401/403, capture-media token).
 import t, { type Test } from 'tap'
-import { readFile, readdir, mkdir, rm } from 'node:fs/promises'
+import { readFile, readdir, mkdir, rm, writeFile } from 'node:fs/promises'
 import { createHash, randomBytes } from 'node:crypto'
 import { connect } from 'node:net'
 import { join } from 'node:path'
@@ -140,6 +140,40 @@ t.test('streamed in chunks with the total unknown until the last one; a stale re
   r = await put(h, token, wim.subarray(b), { 'content-range': `bytes ${b}-${wim.length - 1}/${wim.length}`, 'x-checksum-sha256': sha })
   t.equal(r.statusCode, 201, r.body)
   t.equal(r.json().image.sha256, sha)
+})
+
+t.test('an upload resumed by a restarted daemon is verified from the bytes on disk', async t => {
+  const h = await makeHarness(t)
+  const token = await h.token('adv-capture')
+  const a = 150_000
+  let r = await put(h, token, wim.subarray(0, a), { 'content-range': `bytes 0-${a - 1}/${wim.length}` })
+  t.equal(r.statusCode, 200)
+  await h.app.close()
+  const app2 = await buildHttpApp(h.ctx)
+  t.teardown(() => app2.close())
+  r = await app2.inject({
+    method: 'PUT', url: URL_PATH, payload: wim.subarray(a),
+    headers: { ...auth(token), 'content-type': 'application/octet-stream', 'content-range': `bytes ${a}-${wim.length - 1}/${wim.length}`, 'x-checksum-sha256': sha }
+  })
+  t.equal(r.statusCode, 201, r.body)
+  t.equal(r.json().image.sha256, sha)
+  // And a wrong byte in the stored prefix is caught the same way.
+  const h2 = await makeHarness(t)
+  const tok2 = await h2.token('adv-capture')
+  await put(h2, tok2, wim.subarray(0, a), { 'content-range': `bytes 0-${a - 1}/${wim.length}` })
+  const part = join(h2.cfg.paths.state, 'uploads', 'ref-win.part')
+  const b = await readFile(part)
+  b[1000] ^= 1
+  await writeFile(part, b)
+  await h2.app.close()
+  const app3 = await buildHttpApp(h2.ctx)
+  t.teardown(() => app3.close())
+  r = await app3.inject({
+    method: 'PUT', url: URL_PATH, payload: wim.subarray(a),
+    headers: { ...auth(tok2), 'content-type': 'application/octet-stream', 'content-range': `bytes ${a}-${wim.length - 1}/${wim.length}`, 'x-checksum-sha256': sha }
+  })
+  t.equal(r.statusCode, 422)
+  t.equal(r.json().code, 'NB_ERR_IMAGE_CHECKSUM')
 })
 
 t.test('cut and abandoned → nothing in the catalog, temp files deleted by the sweep on start', async t => {
