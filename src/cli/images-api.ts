@@ -36,8 +36,9 @@ export function adminBaseUrl (cfg: AppConfig): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${cfg.ports.http}`
 }
 
-export function remoteApi (cfg: AppConfig, base = adminBaseUrl(cfg)): ImagesApi {
-  const token = cfg.http.adminToken ?? process.env.NETBOOT_ADMIN_TOKEN
+export function remoteApi (cfg: AppConfig | undefined, base = adminBaseUrl(cfg as AppConfig), tokenOverride?: string): ImagesApi {
+  // The token the daemon checks: its config's http.adminToken, else NETBOOT_ADMIN_TOKEN (src/http/auth.ts).
+  const token = tokenOverride ?? cfg?.http.adminToken ?? process.env.NETBOOT_ADMIN_TOKEN
   async function call<T> (method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = {}
     if (token !== undefined && token !== '') headers.authorization = `Bearer ${token}`
@@ -47,7 +48,7 @@ export function remoteApi (cfg: AppConfig, base = adminBaseUrl(cfg)): ImagesApi 
       r = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
     } catch (err) {
       throw new NetbootError('NB_ERR_ADMIN_UNREACHABLE',
-        `the state store is locked by a running daemon, but its admin API at ${base} does not answer: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}`, 503)
+        `the admin API at ${base} does not answer (the state store is locked by a running daemon, or --url was given): ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}`, 503)
     }
     const text = await r.text()
     const json = text === '' ? undefined : JSON.parse(text) as unknown

@@ -14,12 +14,14 @@ const usage = `usage: netboot images list [--json]
        netboot images remove ID [--force]  refused while a task sequence uses it, unless --force
 
   --config FILE   the appliance config (default: ${EMBEDDED_CONFIG_PATH})
+  --url URL       always go through this appliance's admin API (another host, or a daemon you know runs)
+  --token TOKEN   admin token for --url or a running daemon (default: http.adminToken, then NETBOOT_ADMIN_TOKEN)
 The image store is paths.images; the catalog lives in the state store (paths.state). When the daemon is running
 it holds the state store, and these commands go through its admin API (http.adminToken or NETBOOT_ADMIN_TOKEN).`
 
 const VERBS = ['list', 'info', 'verify', 'add', 'remove']
 
-interface Args { verb?: string, pos: string[], config: string, id?: string, force: boolean, move: boolean, json: boolean }
+interface Args { verb?: string, pos: string[], config: string, id?: string, url?: string, token?: string, force: boolean, move: boolean, json: boolean }
 
 function parse (argv: string[]): Args | string {
   const a: Args = { pos: [], config: EMBEDDED_CONFIG_PATH, force: false, move: false, json: false }
@@ -29,10 +31,12 @@ function parse (argv: string[]): Args | string {
     if (v === '--force') a.force = true
     else if (v === '--move') a.move = true
     else if (v === '--json') a.json = true
-    else if (v === '--config' || v === '--id') {
+    else if (v === '--config' || v === '--id' || v === '--url' || v === '--token') {
       const x = value()
       if (x === undefined) return `${v} needs a value`
       if (v === '--config') a.config = x
+      else if (v === '--url') a.url = x
+      else if (v === '--token') a.token = x
       else a.id = x
     } else if (v.startsWith('--')) return `unknown option '${v}'`
     else if (a.verb === undefined) a.verb = v
@@ -41,12 +45,12 @@ function parse (argv: string[]): Args | string {
   return a
 }
 
-async function open (cfg: AppConfig): Promise<ImagesApi> {
+async function open (cfg: AppConfig, a: Args): Promise<ImagesApi> {
   try {
     return localApi(cfg, await openStore(cfg))
   } catch (err) {
     if ((err as { code?: string }).code !== 'NB_ERR_STORE_LOCKED') throw err
-    return remoteApi(cfg)
+    return remoteApi(cfg, undefined, a.token)
   }
 }
 
@@ -140,11 +144,15 @@ export const command: CliCommand = {
     if (a.verb === undefined) { io.err(usage); return 2 }
     if (!VERBS.includes(a.verb)) { io.err(`netboot images: unknown verb '${a.verb}'\n${usage}`); return 2 }
     const r = await loadConfigFile(a.config, { checkFiles: false })
+    if (a.url !== undefined) {
+      const api = remoteApi(r.ok ? r.config : undefined, a.url.replace(/\/+$/, ''), a.token)
+      return await run(api, a, io)
+    }
     if (!r.ok) {
       for (const e of r.errors) io.err(`${e.file}:${e.line}:${e.column}: ${e.message}`)
       return 1
     }
-    const api = await open(r.config)
+    const api = await open(r.config, a)
     try {
       return await run(api, a, io)
     } finally {
