@@ -156,7 +156,7 @@ async function serveWith (args: ServeArgs, log: Logger, io: CliIO): Promise<numb
  * (the journal keeps it) and exit 1 — systemd restarts the daemon. A stray rejected promise is logged and the
  * daemon keeps serving: one bad request must not stop PXE for every machine on the network.
  */
-function installCrashHandlers (log: Logger): () => void {
+export function installCrashHandlers (log: Logger): () => void {
   const onException = (err: Error): void => {
     log.fatal({ err }, 'uncaught exception: exiting (systemd restarts the service)')
     process.exit(1)
@@ -171,7 +171,9 @@ function installCrashHandlers (log: Logger): () => void {
 }
 
 /** Resolve with the exit code once a stop signal has been handled; a second signal exits at once. */
-async function runUntilSignal (log: Logger, watched: WatchedConfig, stop: () => Promise<void>): Promise<number> {
+export async function runUntilSignal (
+  log: Logger, watched: Pick<WatchedConfig, 'reload'>, stop: () => Promise<void>, stopTimeoutMs = STOP_TIMEOUT_MS
+): Promise<number> {
   // Nothing else may hold the event loop open when every service is disabled: keep it alive ourselves.
   const keepAlive = setInterval(() => {}, 1 << 30)
   const onHup = (): void => {
@@ -180,8 +182,13 @@ async function runUntilSignal (log: Logger, watched: WatchedConfig, stop: () => 
   }
   process.on('SIGHUP', onHup)
   const signal = await new Promise<NodeJS.Signals>(resolve => {
-    process.once('SIGTERM', () => resolve('SIGTERM'))
-    process.once('SIGINT', () => resolve('SIGINT'))
+    const first = (sig: NodeJS.Signals): void => {
+      process.off('SIGTERM', first)
+      process.off('SIGINT', first)
+      resolve(sig)
+    }
+    process.on('SIGTERM', first)
+    process.on('SIGINT', first)
   })
   const force = (again: NodeJS.Signals): void => {
     log.warn({ signal: again }, 'second signal: exiting without a clean stop')
@@ -190,7 +197,7 @@ async function runUntilSignal (log: Logger, watched: WatchedConfig, stop: () => 
   process.once('SIGTERM', force)
   process.once('SIGINT', force)
   log.info({ signal }, 'stopping')
-  const timer = setTimeout(() => { log.error(`stop took over ${STOP_TIMEOUT_MS} ms: exiting anyway`); process.exit(1) }, STOP_TIMEOUT_MS)
+  const timer = setTimeout(() => { log.error(`stop took over ${stopTimeoutMs} ms: exiting anyway`); process.exit(1) }, stopTimeoutMs)
   try {
     await stop()
     log.info('stopped')
