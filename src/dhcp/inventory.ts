@@ -23,12 +23,14 @@ export const MAX_PENDING_SIGHTINGS = 512
  */
 export const MAX_WAITING_SIGHTINGS = 32
 /**
- * Writes started per second at most while writing behind the reply (token bucket, burst of one second). A storm
+ * Writes started per second at most while writing behind the reply (token bucket of SIGHTING_WRITE_BURST). A storm
  * of new machines beyond it is answered without being recorded yet; each is recorded on a later packet (its next
  * DISCOVER or its 4011 REQUEST) or by the HTTP side. Measured in bench/dhcp: at 5,000 new machines/s the store's
  * per-write cost on the main thread otherwise pushed DHCP latency past a second.
  */
 export const SIGHTING_WRITES_PER_SECOND = 1000
+/** Token bucket depth: writes that may start at once after a quiet spell. */
+export const SIGHTING_WRITE_BURST = 100
 const SIGHTING_MAP_LIMIT = 100_000
 
 export type Admission = 'answer' | 'silent' | 'overloaded'
@@ -38,7 +40,7 @@ export class Inventory {
   private readonly inflight = new Map<string, Promise<void>>()
   /** the last completed write succeeded */
   private healthy = false
-  private tokens = SIGHTING_WRITES_PER_SECOND
+  private tokens = SIGHTING_WRITE_BURST
   private refilledAt = 0
 
   constructor (private readonly store: () => MachineStore, private readonly clock: Clock, private readonly log: Logger) {}
@@ -61,7 +63,7 @@ export class Inventory {
   private takeToken (nowMs: number): boolean {
     const elapsed = nowMs - this.refilledAt
     if (elapsed < 0 || elapsed > 0) {
-      this.tokens = Math.min(SIGHTING_WRITES_PER_SECOND, this.tokens + Math.max(0, elapsed) * SIGHTING_WRITES_PER_SECOND / 1000)
+      this.tokens = Math.min(SIGHTING_WRITE_BURST, this.tokens + Math.max(0, elapsed) * SIGHTING_WRITES_PER_SECOND / 1000)
       this.refilledAt = nowMs
     }
     if (this.tokens < 1) return false

@@ -3,7 +3,7 @@ import type { AppContext, Service } from '../service.js'
 import { createDhcpGate } from '../policy/gate.js'
 import { DhcpSockets } from './server.js'
 import { Responder } from './responder.js'
-import { warmUp } from './warmup.js'
+import { warmUp, warmUpResponder } from './warmup.js'
 
 export interface DhcpService extends Service {
   /** bound ports, for tests that bind port 0 */
@@ -21,7 +21,10 @@ export function createService (ctx: AppContext): DhcpService | undefined {
       const cfg = ctx.config.current()
       // Full mode: leases are loaded before the first packet, so a restart keeps every address where it was.
       if (cfg.dhcp.mode === 'full') await responder.leaseTable()
-      warmUp(cfg)
+      if (cfg.dhcp.mode === 'proxy') {
+        warmUp(cfg)
+        await warmUpResponder(ctx)
+      }
       await sockets.start({ address: cfg.server.bind, dhcpPort: cfg.ports.dhcp, proxyPort: cfg.ports.proxyDhcp },
         (msg, from, via) => { void responder.handle(msg, from, via) })
       log.info({ mode: cfg.dhcp.mode, bind: cfg.server.bind, ports: [sockets.port('dhcp'), sockets.port('proxy')] }, 'dhcp listening')

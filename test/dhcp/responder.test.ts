@@ -3,7 +3,7 @@ import t from 'tap'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Responder, MAX_WAITING_SIGHTINGS, MAX_QUEUED_FULL, SIGHTING_WRITES_PER_SECOND, type Reply } from '../../src/dhcp/responder.js'
+import { Responder, MAX_WAITING_SIGHTINGS, MAX_QUEUED_FULL, SIGHTING_WRITE_BURST, type Reply } from '../../src/dhcp/responder.js'
 import { decode, encode, type DhcpPacket } from '../../src/dhcp/packet.js'
 import { MessageType, Opt, optIp } from '../../src/dhcp/options.js'
 import { createMemoryStore } from '../../src/store/memory.js'
@@ -256,12 +256,12 @@ t.test('a storm of new machines: answered, recorded up to the write budget, the 
   const h = harness(testConfig(), store)
   const mac = (i: number) => `52:54:03:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`
   t.ok(await h.ask({ mac: mac(0), arch: 0 }))
-  const n = SIGHTING_WRITES_PER_SECOND + 10
+  const n = SIGHTING_WRITE_BURST + 10
   const replies: Array<DhcpPacket | undefined> = []
   for (let i = 1; i <= n; i++) replies.push(await h.ask({ mac: mac(i), arch: 0 }))
   t.equal(replies.filter(r => r !== undefined).length, n, 'every machine answered')
   await new Promise(resolve => setImmediate(resolve))
-  t.equal(writes, 1 + SIGHTING_WRITES_PER_SECOND, 'writes capped at the budget within the same second')
+  t.equal(writes, 1 + SIGHTING_WRITE_BURST, 'writes capped at the bucket depth within the same instant')
   t.equal(await store.machines.get(mac(n)), undefined, 'the last ones not recorded yet')
   h.clock.advance(1000)
   await h.ask({ mac: mac(n), arch: 0 })
