@@ -12,7 +12,7 @@ import { sh, makeTree, SAMPLE_TREE } from './wimlib.js'
 import { buildHttpApp } from '../../src/http/app.js'
 
 const h0 = await makeHarness(t)
-await makeTree(join(h0.dir, 'src'), { ...SAMPLE_TREE, 'noise.bin': randomBytes(300 * 1024) })
+await makeTree(join(h0.dir, 'src'), { ...SAMPLE_TREE, 'noise.bin': randomBytes(1600 * 1024) })
 const wimPath = join(h0.dir, 'ref.wim')
 await sh('wimcapture', ['--compress=none', join(h0.dir, 'src'), wimPath, 'Reference', 'captured'])
 const wim = await readFile(wimPath)
@@ -104,15 +104,16 @@ t.test('a resume while the old connection still hangs open takes over from it', 
   const token = await h.token('adv-capture')
   await h.app.listen({ port: 0, host: '127.0.0.1' })
   const port = (h.app.server.address() as AddressInfo).port
-  // A client that sent 100 kB and then went silent without closing (a half-open TCP connection).
+  // A client that sent 1.2 MB and then went silent without closing (a half-open TCP connection). The server
+  // writes in batches of 1 MiB, so it reports at least 1 MiB while the rest waits in its buffer.
   const stale = connect(port, '127.0.0.1')
   t.teardown(() => { stale.destroy() })
   await new Promise<void>(resolve => stale.on('connect', resolve))
   stale.on('error', () => {})
   stale.write(`PUT ${URL_PATH} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/octet-stream\r\n` +
     `Content-Length: ${wim.length}\r\nContent-Range: bytes 0-${wim.length - 1}/${wim.length}\r\nX-Checksum-SHA256: ${sha}\r\n\r\n`)
-  stale.write(wim.subarray(0, 100_000))
-  const off = await heldBytes(h, port, token, 100_000)
+  stale.write(wim.subarray(0, 1_200_000))
+  const off = await heldBytes(h, port, token, 1024 * 1024)
   const closed = new Promise<void>(resolve => stale.on('close', () => resolve()))
   const r = await fetch(`http://127.0.0.1:${port}${URL_PATH}`, {
     method: 'PUT', body: wim.subarray(off),
