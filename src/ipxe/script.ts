@@ -4,13 +4,19 @@
 // config's Id pattern, or text passed through `label()`, so nothing a client or an admin writes can inject commands.
 import type { Arch } from '../config/schema.js'
 
-/** iPXE variables sent to /boot/decide. `netX` is the interface that last opened, i.e. the one that booted. */
+/**
+ * iPXE settings sent to /boot/decide, as `${setting}` references. `netX` is the interface that last opened, i.e.
+ * the one that booted. Only string settings get `:uristring`: a type override reinterprets the raw bytes, so
+ * `${netX/mac:uristring}` sends the MAC's bytes as text (`RT` for 52:54:00…, cut at the 00 byte) — seen with
+ * Debian's iPXE 1.0.0+git-20190125 in QEMU. MAC and UUID are formatted by their own types (hex, 8-4-4-4-12),
+ * which are URL-safe; iPXE percent-encodes the MAC's colons itself.
+ */
 export const IDENTITY_VARS: ReadonlyArray<[string, string]> = [
   ['mac', 'netX/mac'],
   ['uuid', 'uuid'],
-  ['serial', 'serial'],
-  ['manufacturer', 'manufacturer'],
-  ['product', 'product'],
+  ['serial', 'serial:uristring'],
+  ['manufacturer', 'manufacturer:uristring'],
+  ['product', 'product:uristring'],
   ['platform', 'platform'],
   ['buildarch', 'buildarch']
 ]
@@ -60,7 +66,7 @@ function lines (...body: string[]): string {
 
 /** The script DHCP hands to iPXE: send the machine's identity and run whatever the appliance decides. */
 function entry (baseUrl: string): string {
-  const query = IDENTITY_VARS.map(([k, v]) => `${k}=\${${v}:uristring}`).join('&')
+  const query = IDENTITY_VARS.map(([k, v]) => `${k}=\${${v}}`).join('&')
   return lines(
     '# Netboot Appliance: identify this machine and ask for its boot decision.',
     `chain --autofree ${baseUrl}/boot/decide?${query} || goto failed`,

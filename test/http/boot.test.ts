@@ -75,7 +75,7 @@ exit
 
 t.test('GET /boot.ipxe is the entry script with the configured base URL', async t => {
   const lab = await makeLab(t, POLICY)
-  t.match(await get(lab, '/boot.ipxe'), `chain --autofree ${BASE}/boot/decide?mac=\${netX/mac:uristring}&`)
+  t.match(await get(lab, '/boot.ipxe'), `chain --autofree ${BASE}/boot/decide?mac=\${netX/mac}&uuid=\${uuid}&`)
   t.equal((await get(lab, '/boot.ipxe')).split('\n')[0], '#!ipxe')
 })
 

@@ -7,7 +7,7 @@ const B = 'http://10.0.0.1:8080'
 t.test('entry script sends the identity of the interface that booted', async t => {
   t.equal(render({ kind: 'entry', baseUrl: B }), `#!ipxe
 # Netboot Appliance: identify this machine and ask for its boot decision.
-chain --autofree http://10.0.0.1:8080/boot/decide?mac=\${netX/mac:uristring}&uuid=\${uuid:uristring}&serial=\${serial:uristring}&manufacturer=\${manufacturer:uristring}&product=\${product:uristring}&platform=\${platform:uristring}&buildarch=\${buildarch:uristring} || goto failed
+chain --autofree http://10.0.0.1:8080/boot/decide?mac=\${netX/mac}&uuid=\${uuid}&serial=\${serial:uristring}&manufacturer=\${manufacturer:uristring}&product=\${product:uristring}&platform=\${platform}&buildarch=\${buildarch} || goto failed
 exit
 :failed
 echo netboot: could not reach the appliance; retrying in 10 seconds
