@@ -27,6 +27,10 @@ export function createService (ctx: AppContext): DhcpService | undefined {
       }
       await sockets.start({ address: cfg.server.bind, dhcpPort: cfg.ports.dhcp, proxyPort: cfg.ports.proxyDhcp },
         (msg, from, via) => { void responder.handle(msg, from, via) })
+      if (cfg.server.bind !== '0.0.0.0') {
+        // Linux delivers 255.255.255.255 datagrams only to sockets bound to the wildcard address.
+        log.warn({ bind: cfg.server.bind }, 'DHCP bound to one address: broadcast DISCOVERs from local clients will not arrive, only relayed and 4011 requests; use server.bind 0.0.0.0 to serve the local segment')
+      }
       log.info({ mode: cfg.dhcp.mode, bind: cfg.server.bind, ports: [sockets.port('dhcp'), sockets.port('proxy')] }, 'dhcp listening')
     },
     async stop () {
