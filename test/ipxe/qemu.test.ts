@@ -1,15 +1,16 @@
-// The scripts as real iPXE runs them: QEMU (TCG) boots SeaBIOS with Debian's iPXE NIC ROM, which takes its boot
-// file URL from QEMU's built-in user-mode network. restrict=on: the guest reaches nothing but one forwarded
-// address, piped to the appliance on 127.0.0.1; no DHCP server runs outside the QEMU process.
+// The scripts as real iPXE runs them: QEMU (TCG) boots SeaBIOS or OVMF with Debian's iPXE NIC ROMs, which take
+// their boot file URL from QEMU's built-in user-mode network. restrict=on: the guest reaches nothing but one
+// forwarded address, piped to the appliance on 127.0.0.1; no DHCP server runs outside the QEMU process.
 // What iPXE asks the appliance for proves it parsed each script and expanded its variables.
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
-import { makeLab } from '../http/helpers.js'
+import { makeLab, type Lab } from '../http/helpers.js'
 import { buildHttpApp } from '../../src/http/app.js'
 
-const ROM = '/usr/lib/ipxe/qemu/pxe-e1000.rom'     // Debian's ipxe-qemu (BIOS iPXE for e1000)
+const ROMS = { bios: '/usr/lib/ipxe/qemu/pxe-e1000.rom', efi: '/usr/lib/ipxe/qemu/efi-e1000.rom' }   // Debian's ipxe-qemu
+const OVMF = '/usr/share/ovmf/OVMF.fd'
 const MAC = '52:54:00:12:34:56'
 const UUID = '8f2c6b3e-1234-4000-8000-00000000abcd'
 const GUEST_URL = 'http://10.0.2.100'
@@ -24,11 +25,10 @@ collections:
 advertisements:
   - {id: req, taskSequence: ts, collection: lab, purpose: required}
 `
+const missing = [...Object.values(ROMS), OVMF].find(f => !existsSync(f))
 
-t.test('BIOS iPXE: entry script → identity → deploy script → failed PE download → retry script', { skip: existsSync(ROM) ? false : `no ${ROM}` }, async t => {
-  const lab = await makeLab(t, POLICY, { baseUrl: GUEST_URL })
-  // No PE built: the kernel download fails (404), which takes the script's failure branch. (A file that is not a
-  // kernel would not: BIOS iPXE accepts any image as a PXE NBP and jumps into it.)
+/** Boot QEMU from the network against the lab's appliance; the URLs iPXE requested once `until` holds (or 180 s). */
+async function bootInQemu (t: { teardown (fn: () => unknown): void }, lab: Lab, firmware: 'bios' | 'efi', mac: string, until: (seen: string[]) => boolean): Promise<string[]> {
   const app = await buildHttpApp(lab.ctx)
   const seen: string[] = []
   let wake = (): void => {}
@@ -36,22 +36,27 @@ t.test('BIOS iPXE: entry script → identity → deploy script → failed PE dow
   await app.listen({ host: '127.0.0.1', port: 0 })
   t.teardown(async () => await app.close())
   const port = (app.server.address() as AddressInfo).port
-
   const qemu = spawn('qemu-system-x86_64', [
-    '-accel', 'tcg', '-m', '128', '-display', 'none', '-monitor', 'none', '-serial', 'none', '-no-reboot',
+    '-accel', 'tcg', '-m', '256', '-display', 'none', '-monitor', 'none', '-serial', 'none', '-no-reboot',
+    ...(firmware === 'efi' ? ['-bios', OVMF] : []),
     '-uuid', UUID, '-smbios', 'type=1,manufacturer=NBH Labs,product=Box 1,serial=NBH-SN 42',
     '-netdev', `user,id=n0,restrict=on,bootfile=${GUEST_URL}/boot.ipxe,guestfwd=tcp:10.0.2.100:80-cmd:busybox nc 127.0.0.1 ${port}`,
-    '-device', `e1000,netdev=n0,mac=${MAC},romfile=${ROM}`, '-boot', 'n'
+    '-device', `e1000,netdev=n0,mac=${mac},romfile=${ROMS[firmware]}`, '-boot', 'n'
   ], { stdio: 'ignore' })
-  t.teardown(() => { if (qemu.exitCode === null && qemu.pid !== undefined) process.kill(qemu.pid, 'SIGKILL') })
-
-  // Until iPXE comes back for the entry script after the failed PE download (the retry script), or 180 s.
-  const done = (): boolean => seen.filter(u => u === '/boot.ipxe').length >= 2
-  for (let i = 0; i < 180 && !done() && qemu.exitCode === null; i++) {
+  const kill = (): void => { if (qemu.exitCode === null && qemu.pid !== undefined) process.kill(qemu.pid, 'SIGKILL') }
+  t.teardown(kill)
+  for (let i = 0; i < 180 && !until(seen) && qemu.exitCode === null; i++) {
     await new Promise<void>(resolve => { wake = resolve; setTimeout(resolve, 1000) })
   }
+  kill()
+  return seen
+}
 
-  const d = (await lab.ctx.store.deployments.list())[0]
+t.test('BIOS iPXE: entry script → identity → deploy script → failed PE download → retry script', { skip: missing ?? false }, async t => {
+  // No PE built: the kernel download fails (404), which takes the script's failure branch. (A file that is not a
+  // kernel would not: BIOS iPXE accepts any image as a PXE NBP and jumps into it.)
+  const lab = await makeLab(t, POLICY, { baseUrl: GUEST_URL })
+  const seen = await bootInQemu(t, lab, 'bios', MAC, s => s.filter(u => u === '/boot.ipxe').length >= 2)
   t.same(seen.slice(0, 4), [
     '/boot.ipxe',
     `/boot/decide?mac=52%3A54%3A00%3A12%3A34%3A56&uuid=${UUID}&serial=NBH-SN%2042&manufacturer=NBH%20Labs&product=Box%201&platform=pcbios&buildarch=i386`,
@@ -59,5 +64,17 @@ t.test('BIOS iPXE: entry script → identity → deploy script → failed PE dow
     '/boot.ipxe'
   ], 'iPXE fetched entry, decision, PE kernel, then retried')
   t.match(await lab.ctx.store.machines.get(MAC), { uuid: UUID, serial: 'NBH-SN 42', manufacturer: 'NBH Labs', product: 'Box 1', arch: 'bios' })
-  t.match(d, { mac: MAC, advertisementId: 'req' })
+  t.match((await lab.ctx.store.deployments.list())[0], { mac: MAC, advertisementId: 'req' })
+})
+
+t.test('UEFI iPXE (OVMF): identity with platform efi / x86_64, local boot for an unknown machine', { skip: missing ?? false }, async t => {
+  const lab = await makeLab(t, POLICY, { baseUrl: GUEST_URL })
+  const other = '52:54:00:ab:cd:ef'
+  const seen = await bootInQemu(t, lab, 'efi', other, s => s.some(u => u.startsWith('/boot/decide')))
+  t.same(seen.slice(0, 2), [
+    '/boot.ipxe',
+    `/boot/decide?mac=52%3A54%3A00%3Aab%3Acd%3Aef&uuid=${UUID}&serial=NBH-SN%2042&manufacturer=NBH%20Labs&product=Box%201&platform=efi&buildarch=x86_64`
+  ])
+  t.match(await lab.ctx.store.machines.get(other), { arch: 'efi-x64', uuid: UUID })
+  t.equal((await lab.ctx.store.deployments.list()).length, 0)
 })
