@@ -2,15 +2,21 @@
 // iPXE → the PE booted through the EFI stub → GPT with an EFI system partition (FAT32) and NTFS.
 import t from 'tap'
 import { join } from 'node:path'
-import { extractNtfs, hashTree, partitionTable } from '../lab/index.js'
+import { readFile } from 'node:fs/promises'
+import { extractNtfs, hashTree, partitionTable, waitForLine } from '../lab/index.js'
 import { blkid } from '../lab/disk.js'
-import { startLabRun, waitForDeploymentEnd } from './deploy.js'
+import { decideCount, startLabRun, waitForDeploymentEnd } from './deploy.js'
 
 t.test('UEFI VM: PXE → ipxe.efi → PE → GPT + ESP + NTFS', async t => {
   const run = await startLabRun({ firmware: 'uefi', onLine: (l) => { t.comment(l) } })
   t.teardown(run.close)
   const d = await waitForDeploymentEnd(run, 8 * 60_000)
   t.equal(d.state, 'succeeded', `deployment ${d.id} ${d.state}${d.error !== undefined ? `: ${d.error}` : ''}`)
+  // After the result the PE reboots; OVMF PXE-boots again and iPXE asks /boot/decide a second time.
+  const firstBoot = (await readFile(run.serialLog, 'latin1')).indexOf('netboot: task sequence complete')
+  t.ok(firstBoot > 0, 'the PE printed the end of the sequence on the serial console')
+  await waitForLine(run.serialLog, /boot\/decide\.\.\. ok/, 4 * 60_000, { from: firstBoot })
+  t.ok(await decideCount(run) >= 2, 'the VM PXE-booted again and the appliance answered it')
   const mac = encodeURIComponent(run.mac)
   const again = await run.appliance.fetchText(`/boot/decide?mac=${mac}&platform=efi&buildarch=x86_64`)
   t.match(again.body, /Boot from the local disk/, 'the next boot is told to boot locally')

@@ -34,11 +34,13 @@ t.test('the built PE holds the runner, the tools and the drivers', async t => {
 })
 
 t.test('unchanged inputs: nothing is rebuilt; `netboot pe build` says so', async t => {
-  const out: string[] = []
-  const code = await command.run(['build', '--out', PE_DIR], { out: (l) => { out.push(l) }, err: (l) => { out.push(l) } })
-  t.equal(code, 0)
-  t.match(out.join('\n'), /up to date/)
-  t.equal(await command.run(['frobnicate'], { out: () => {}, err: () => {} }), 2, 'an unknown verb is a usage error')
+  const io = (out: string[]) => ({ out: (l: string) => { out.push(l) }, err: (l: string) => { out.push(l) } })
+  const first: string[] = []
+  t.equal(await command.run(['build', '--out', PE_DIR], io(first)), 0, 'first call (builds if boot/pe changed meanwhile)')
+  const second: string[] = []
+  t.equal(await command.run(['build', '--out', PE_DIR], io(second)), 0)
+  t.match(second.join('\n'), /PE up to date in /, 'the second call rebuilds nothing')
+  t.equal(await command.run(['frobnicate'], io([])), 2, 'an unknown verb is a usage error')
 })
 
 t.test('a changed script triggers a rebuild', async t => {
