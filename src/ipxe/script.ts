@@ -144,7 +144,10 @@ function login (v: Extract<ScriptView, { kind: 'login' }>): string {
   )
 }
 
-/** Menu of available advertisements; the timeout and any failure fall through to the local disk. */
+/**
+ * Menu of available advertisements; the timeout and any failure fall through to the local disk. A timeout of 0
+ * is iPXE's "no timeout": the menu waits for a choice (http.menuTimeoutSeconds: 0).
+ */
 function menu (v: Extract<ScriptView, { kind: 'menu' }>): string {
   const password = v.withPassword ? '&password=${password:uristring}' : ''
   return lines(

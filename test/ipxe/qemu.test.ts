@@ -27,8 +27,15 @@ advertisements:
 `
 const missing = [...Object.values(ROMS), OVMF].find(f => !existsSync(f))
 
-/** Boot QEMU from the network against the lab's appliance; the URLs iPXE requested once `until` holds (or 180 s). */
-async function bootInQemu (t: { teardown (fn: () => unknown): void }, lab: Lab, firmware: 'bios' | 'efi', mac: string, until: (seen: string[]) => boolean): Promise<string[]> {
+/** Keys typed on the guest's keyboard (QEMU monitor `sendkey`) once a request path starts with `after`. */
+interface Typing { after: string, keys: string[] }
+
+/**
+ * Boot QEMU from the network against the lab's appliance; the URLs iPXE requested once `until` holds (or 180 s).
+ * `typing`: keystrokes sent in order, each batch after its request was seen (and a pause for iPXE to draw).
+ */
+async function bootInQemu (t: { teardown (fn: () => unknown): void }, lab: Lab, firmware: 'bios' | 'efi', mac: string,
+  until: (seen: string[]) => boolean, typing: Typing[] = []): Promise<string[]> {
   const app = await buildHttpApp(lab.ctx)
   const seen: string[] = []
   let wake = (): void => {}
@@ -37,16 +44,23 @@ async function bootInQemu (t: { teardown (fn: () => unknown): void }, lab: Lab, 
   t.teardown(async () => await app.close())
   const port = (app.server.address() as AddressInfo).port
   const qemu = spawn('qemu-system-x86_64', [
-    '-accel', 'tcg', '-m', '256', '-display', 'none', '-monitor', 'none', '-serial', 'none', '-no-reboot',
+    '-accel', 'tcg', '-m', '256', '-display', 'none', '-monitor', 'stdio', '-serial', 'none', '-no-reboot',
     ...(firmware === 'efi' ? ['-bios', OVMF] : []),
     '-uuid', UUID, '-smbios', 'type=1,manufacturer=NBH Labs,product=Box 1,serial=NBH-SN 42',
     '-netdev', `user,id=n0,restrict=on,bootfile=${GUEST_URL}/boot.ipxe,guestfwd=tcp:10.0.2.100:80-cmd:busybox nc 127.0.0.1 ${port}`,
     '-device', `e1000,netdev=n0,mac=${mac},romfile=${ROMS[firmware]}`, '-boot', 'n'
-  ], { stdio: 'ignore' })
+  ], { stdio: ['pipe', 'ignore', 'ignore'] })
   const kill = (): void => { if (qemu.exitCode === null && qemu.pid !== undefined) process.kill(qemu.pid, 'SIGKILL') }
   t.teardown(kill)
+  const pending = [...typing]
   for (let i = 0; i < 180 && !until(seen) && qemu.exitCode === null; i++) {
     await new Promise<void>(resolve => { wake = resolve; setTimeout(resolve, 1000) })
+    const next = pending[0]
+    if (next !== undefined && seen.some(u => u.startsWith(next.after))) {
+      pending.shift()
+      await new Promise(resolve => setTimeout(resolve, 4000))     // let iPXE draw the prompt or menu
+      for (const k of next.keys) qemu.stdin!.write(`sendkey ${k}\n`)
+    }
   }
   kill()
   return seen
@@ -77,4 +91,31 @@ t.test('UEFI iPXE (OVMF): identity with platform efi / x86_64, local boot for an
   ])
   t.match(await lab.ctx.store.machines.get(other), { arch: 'efi-x64', uuid: UUID })
   t.equal((await lab.ctx.store.deployments.list()).length, 0)
+})
+
+t.test('BIOS iPXE: PXE password, menu choice by keyboard, deployment of the chosen advertisement', { skip: missing ?? false }, async t => {
+  const lab = await makeLab(t, `
+taskSequences:
+  - {id: ts, name: Kiosk image, steps: [{type: reboot}]}
+collections:
+  - id: kiosk
+    members: [{mac: '${MAC}'}]
+advertisements:
+  - {id: av-kiosk, taskSequence: ts, collection: kiosk, purpose: available}
+http:
+  pxePassword: ab
+  menuTimeoutSeconds: 0
+`, { baseUrl: GUEST_URL })
+  const seen = await bootInQemu(t, lab, 'bios', MAC, s => s.includes('/pe/vmlinuz'), [
+    { after: '/boot/decide', keys: ['x', 'ret', 'a', 'b', 'ret'] },       // login: any user name, then the password
+    { after: '/boot/menu', keys: ['down', 'ret'] }                         // the first advertisement
+  ])
+  const mac = '52%3A54%3A00%3A12%3A34%3A56'
+  t.same(seen.slice(1, 5), [
+    `/boot/decide?mac=${mac}&uuid=${UUID}&serial=NBH-SN%2042&manufacturer=NBH%20Labs&product=Box%201&platform=pcbios&buildarch=i386`,
+    `/boot/menu?mac=${mac}&password=ab`,
+    `/boot/select?adv=av-kiosk&mac=${mac}&password=ab`,
+    '/pe/vmlinuz'
+  ], 'login → menu → choice → PE')
+  t.match((await lab.ctx.store.deployments.list())[0], { mac: MAC, advertisementId: 'av-kiosk', purpose: 'available' })
 })
