@@ -4,6 +4,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import type { AppContext } from '../service.js'
 import { NetbootError } from '../errors.js'
 import type { HttpDeps } from './deps.js'
+import { safeUrl } from './log-url.js'
 import { defaultDeps } from './defaults.js'
 import bootRoutes from './routes/boot.js'
 import fileRoutes from './routes/files.js'
@@ -22,13 +23,13 @@ export async function buildHttpApp (ctx: AppContext, deps?: Partial<HttpDeps>): 
   })
 
   app.addHook('onResponse', async (req, reply) => {
-    req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
+    req.log.debug({ method: req.method, url: safeUrl(req.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
   })
 
   app.setErrorHandler((err: FastifyError | NetbootError, req, reply) => {
     const { status, code, message } = describe(err)
-    if (status >= 500) req.log.error({ err, url: req.url }, 'request failed')
-    else req.log.info({ code, url: req.url, status }, message)
+    if (status >= 500) req.log.error({ err, url: safeUrl(req.url) }, 'request failed')
+    else req.log.info({ code, url: safeUrl(req.url), status }, message)
     return reply.code(status).send({ code, message })
   })
 

@@ -6,6 +6,7 @@ import type { OutgoingHttpHeaders } from 'node:http'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { ifRangeAllows, notModified, parseRange } from './range.js'
 import { pump } from './pump.js'
+import { safeUrl } from './log-url.js'
 
 export interface FileMeta {
   /** strong entity tag with its quotes; default: size and mtime */
@@ -61,7 +62,7 @@ async function sendOpen (request: FastifyRequest, reply: FastifyReply, fh: FileH
   reply.hijack()
   reply.raw.writeHead(reply.statusCode, reply.getHeaders() as OutgoingHttpHeaders)
   const outcome = await pump(fh, reply.raw, start, end)
-  request.log.debug({ url: request.url, status: reply.statusCode, bytes: end - start + 1, outcome }, 'download')
+  request.log.debug({ url: safeUrl(request.url), status: reply.statusCode, bytes: end - start + 1, outcome }, 'download')
   return reply
 }
 

@@ -11,6 +11,7 @@ import type { Machine, MachineSighting } from '../../store/types.js'
 import { render, type ScriptView } from '../../ipxe/script.js'
 import { archFrom, clientFrom, first, sightingFrom, type IdentityQuery, type QueryValue } from '../identity.js'
 import type { HttpDeps, PolicyInput } from '../deps.js'
+import { safeUrl } from '../log-url.js'
 
 type Query = IdentityQuery & { adv?: QueryValue, password?: QueryValue }
 
@@ -58,7 +59,7 @@ export default async function bootRoutes (app: FastifyInstance, { ctx, deps }: B
     try {
       sighting = { ...sightingFrom(q), ip: req.ip }
     } catch (err) {
-      log.info({ url: req.url }, 'boot request without a usable MAC')
+      log.info({ url: safeUrl(req.url) }, 'boot request without a usable MAC')
       return script(reply, { kind: 'refused', arch: archFrom(q.platform, q.buildarch) ?? 'bios', message: (err as Error).message })
     }
     try {
