@@ -3,12 +3,13 @@
 #   ns nbd-fa<id>: bridge + QEMU tap + the appliance (src/dhcp via run-service.ts, proxy mode, 10.98.0.1)
 #                  + dnsmasq as TFTP-only server (tftp root /usr/lib/ipxe) + python http.server on :8080
 #   ns nbd-fs<id>: dnsmasq as the site DHCP server (addresses only, no PXE options), 10.98.0.2, via veth
-# Usage: firmware-boot.sh bios|ovmf [seconds]. Prints evidence lines (the test greps them):
+# Usage: firmware-boot.sh bios|ovmf [seconds] [proxy|full]. In full mode the site DHCP server is not started: the
+# appliance gives the address itself (pool 10.98.0.160-.170). Prints evidence lines (the test greps them):
 #   HTTP-GET <path>        iPXE fetched it from the URL our proxy OFFER/ACK named
 #   TFTP-SENT <file>       firmware downloaded the loader our proxy OFFER named (dnsmasq's log)
 #   PROXY-REPLY <summary>  every reply the appliance sent (tcpdump)
 set -euo pipefail
-KIND=${1:-bios}; SECS=${2:-60}
+KIND=${1:-bios}; SECS=${2:-60}; MODE=${3:-proxy}
 HERE=$(cd "$(dirname "$0")" && pwd); REPO=$(cd "$HERE/../../.." && pwd)
 ID=$(head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n')
 A=nbd-fa$ID; S=nbd-fs$ID; BR=nbd${ID}b; TAP=nbd${ID}t; VA=nbd${ID}a; VS=nbd${ID}s
@@ -35,10 +36,10 @@ ip -n "$S" link set "$VS" up
 ip -n "$A" route add default dev "$BR"
 
 # Site DHCP (addresses only) + IPv6 RA so iPXE does not stall (DESIGN.md).
-ip netns exec "$S" dnsmasq -k --conf-file=/dev/null --port=0 --interface="$VS" --bind-interfaces \
+[ "$MODE" = proxy ] && ip netns exec "$S" dnsmasq -k --conf-file=/dev/null --port=0 --interface="$VS" --bind-interfaces \
   --dhcp-range=10.98.0.100,10.98.0.150,1h --dhcp-leasefile="$WORK/site.leases" --pid-file="$WORK/site.pid" \
   --log-facility="$WORK/site.log" --log-dhcp &
-PIDS+=($!)
+[ "$MODE" = proxy ] && PIDS+=($!)
 ip netns exec "$A" dnsmasq -k --conf-file=/dev/null --port=0 --interface="$BR" --bind-interfaces \
   --enable-tftp --tftp-root=/usr/lib/ipxe --dhcp-range=fd98::,ra-only --enable-ra --pid-file="$WORK/tftp.pid" \
   --log-facility="$WORK/tftp.log" &
@@ -48,11 +49,17 @@ ip netns exec "$A" /usr/bin/python3 -m http.server 8080 --bind 10.98.0.1 --direc
 PIDS+=($!)
 ip netns exec "$A" tcpdump -i "$BR" -n -U -w "$WORK/all.pcap" 2>/dev/null &
 PIDS+=($!)
-SPEC='{"server":{"address":"10.98.0.1","bind":"0.0.0.0"},"dhcp":{"mode":"proxy"},"logLevel":"info"}'
+if [ "$MODE" = full ]; then
+  SPEC='{"server":{"address":"10.98.0.1","bind":"0.0.0.0"},"dhcp":{"mode":"full","full":{"poolStart":"10.98.0.160","poolEnd":"10.98.0.170","subnetMask":"255.255.255.0","router":"10.98.0.1","dns":[],"leaseSeconds":600}},"logLevel":"info"}'
+else
+  SPEC='{"server":{"address":"10.98.0.1","bind":"0.0.0.0"},"dhcp":{"mode":"proxy"},"logLevel":"info"}'
+fi
 ip netns exec "$A" node --import tsx "$REPO/test/dhcp/lab/run-service.ts" "$SPEC" > "$WORK/svc.out" 2> "$WORK/svc.log" &
 PIDS+=($!)
 for _ in $(seq 1 60); do grep -q READY "$WORK/svc.out" 2>/dev/null && break; sleep 0.5; done
 grep -q READY "$WORK/svc.out" || { echo "appliance did not start"; cat "$WORK/svc.log"; exit 1; }
+# http.server resolves its own name first (a DNS timeout inside the namespace): wait until it listens.
+for _ in $(seq 1 60); do grep -q 'Serving HTTP' "$WORK/http.log" 2>/dev/null && break; sleep 0.5; done
 
 if [ "$KIND" = bios ]; then
   QEMU=(qemu-system-x86_64 -accel tcg -m 256 -display none -monitor none -serial none -no-reboot
@@ -74,5 +81,6 @@ sleep 1
 grep -o 'GET /[^ ]*' "$WORK/http.log" | sed 's/^GET /HTTP-GET /' || true
 grep -o 'sent /usr/lib/ipxe/[^ ]*' "$WORK/tftp.log" | sed 's#^sent /usr/lib/ipxe/#TFTP-SENT #' || true
 tcpdump -r "$WORK/all.pcap" -n 'udp port 67 or udp port 68 or udp port 4011' 2>/dev/null | awk '/^[0-9]/ {hdr=$0} /10\.98\.0\.1\.(67|4011) >/ {print "PROXY-REPLY " $0}' | sed 's/  */ /g' || true
-grep -c "sent" "$WORK/site.log" | sed "s/^/SITE-LOG-LINES /" || true
+grep -c "sent" "$WORK/site.log" 2>/dev/null | sed "s/^/SITE-LOG-LINES /" || true
+tcpdump -r "$WORK/all.pcap" -n 'tcp dst port 8080 and tcp[tcpflags] & tcp-syn != 0' 2>/dev/null | awk '{print "HTTP-SYN-FROM " $3}' | sort -u || true
 [ -n "${NBD_FW_KEEP:-}" ] && cp -r "$WORK" "$NBD_FW_KEEP"
