@@ -1,0 +1,70 @@
+// From a boot request to the script view: record the sighting, ask the policy, begin a deployment when it says
+// deploy. No fastify here: routes/boot.ts turns the view into the reply.
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { AppConfig } from '../config/schema.js'
+import type { AppContext } from '../service.js'
+import type { BootDecision } from '../policy/decision.js'
+import type { ClientIdentity } from '../policy/types.js'
+import type { Logger } from '../log.js'
+import type { Machine, MachineSighting } from '../store/types.js'
+import type { ScriptView } from '../ipxe/script.js'
+import { clientFrom } from './identity.js'
+import type { HttpDeps, PolicyInput } from './deps.js'
+
+export interface BootFlow {
+  /** Record the sighting and gather what the policy needs (the stored machine and its deployments). */
+  input (cfg: AppConfig, sighting: MachineSighting): Promise<PolicyInput>
+  /** The script view of a decision; `passwordChecked` once the PXE password was verified. */
+  respond (cfg: AppConfig, input: PolicyInput, d: BootDecision, passwordChecked: boolean): Promise<ScriptView>
+}
+
+export function bootFlow (ctx: AppContext, deps: HttpDeps, log: Logger): BootFlow {
+  return {
+    async input (cfg, sighting) {
+      const now = ctx.clock.now()
+      const machine: Machine = await ctx.store.machines.recordSighting(sighting, now)
+      const history = await ctx.store.deployments.listByMachine(machine.mac)
+      return { config: cfg, client: clientFrom(machine), machine, history, now }
+    },
+
+    async respond (cfg, input, d, passwordChecked) {
+      const { client } = input
+      const baseUrl = cfg.httpBaseUrl
+      log.debug({ mac: client.mac, kind: d.kind, trace: d.trace }, 'boot decision')
+      switch (d.kind) {
+        case 'local':
+          return { kind: 'local', arch: client.arch, reason: d.reason }
+        case 'deploy': {
+          const { deployment, token } = await deps.deployments.begin(client, d)
+          const winpe = cfg.paths.winpe !== undefined && d.taskSequence.variables?.PE?.toLowerCase() === 'winpe'
+          log.info({ mac: client.mac, deployment: deployment.id, advertisement: d.advertisement.id }, 'deployment begins')
+          const title = d.taskSequence.name ?? d.taskSequence.id
+          return { kind: winpe ? 'deploy-winpe' : 'deploy', baseUrl, arch: client.arch, deploymentId: deployment.id, token, title }
+        }
+        case 'menu':
+          return menuView(cfg, client, d, passwordChecked)
+      }
+    }
+  }
+}
+
+function menuView (cfg: AppConfig, client: ClientIdentity, d: Extract<BootDecision, { kind: 'menu' }>, passwordChecked: boolean): ScriptView {
+  const baseUrl = cfg.httpBaseUrl
+  if (d.items.length === 0) return { kind: 'local', arch: client.arch, reason: 'no deployment offered' }
+  const withPassword = cfg.http.pxePassword !== undefined
+  if (withPassword && !passwordChecked) return { kind: 'login', baseUrl, arch: client.arch, mac: client.mac }
+  const items = d.items.map(i => ({ id: i.advertisement.id, label: i.taskSequence.name ?? i.taskSequence.id }))
+  return { kind: 'menu', baseUrl, arch: client.arch, mac: client.mac, items, timeoutMs: cfg.http.menuTimeoutSeconds * 1000, withPassword }
+}
+
+export function refused (client: ClientIdentity, message: string): ScriptView {
+  return { kind: 'refused', arch: client.arch, message }
+}
+
+/** Constant-time comparison of digests, so the answer time says nothing about the PXE password. */
+export function passwordOk (cfg: AppConfig, given: string | undefined): boolean {
+  const want = cfg.http.pxePassword
+  if (want === undefined) return true
+  const h = (s: string) => createHash('sha256').update(s).digest()
+  return timingSafeEqual(h(want), h(given ?? ''))
+}
