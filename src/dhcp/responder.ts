@@ -17,7 +17,6 @@ export { SIGHTING_INTERVAL_MS, MAX_PENDING_SIGHTINGS, MAX_WAITING_SIGHTINGS, SIG
 /** Full-mode requests waiting for the allocation queue at most; beyond it they are dropped (clients retry). */
 export const MAX_QUEUED_FULL = 1024
 
-
 export interface Reply { via: Via, buf: Buffer, to: Destination }
 export type Sender = (r: Reply) => Promise<void>
 
@@ -116,7 +115,13 @@ export class Responder {
   }
 
   private async full (cfg: AppConfig, c: Classified, from: Source): Promise<void> {
-    const table = await this.leaseTable()
+    let table: LeaseTable
+    try {
+      table = await this.leaseTable()
+    } catch (err) {
+      this.log.warn({ err, mac: c.mac, xid: c.packet.xid }, 'cannot load leases; not answering')
+      return
+    }
     const out = handleFull(c, cfg, table, this.ctx.clock.now().getTime())
     if (out.save !== undefined) {
       const prev = table.set(out.save)

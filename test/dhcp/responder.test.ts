@@ -268,3 +268,11 @@ t.test('a storm of new machines: answered, recorded up to the write budget, the 
   await new Promise(resolve => setImmediate(resolve))
   t.ok(await store.machines.get(mac(n)), 'recorded on its next packet')
 })
+
+t.test('full mode: leases that cannot be loaded mean silence, and a later packet retries the load', async t => {
+  let broken = true
+  const h = harness(testConfig({ dhcp: { mode: 'full', full: FULL } }), failingStore(createMemoryStore(), (c, m) => broken && c === 'leases' && m === 'list'))
+  t.equal(await h.ask({ vendorClass: null, arch: null }), undefined)
+  broken = false
+  t.equal((await h.ask({ vendorClass: null, arch: null }))?.yiaddr, '10.99.0.100')
+})
