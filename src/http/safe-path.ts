@@ -16,8 +16,12 @@ export function checkRelative (rel: string): void {
   }
 }
 
-/** The real path of a regular file under `root`; NB_ERR_HTTP_BAD_PATH or NB_ERR_HTTP_NO_FILE otherwise. */
-export async function resolveInside (root: string, rel: string, hint = ''): Promise<string> {
+/**
+ * The real path of a regular file under `root`; NB_ERR_HTTP_BAD_PATH or NB_ERR_HTTP_NO_FILE otherwise.
+ * `trustedLink`: the admin named this very file in the config, so a symlink out of the root is followed (Debian's
+ * ipxe package installs /usr/lib/ipxe/ipxe.efi as a link to /boot/ipxe.efi).
+ */
+export async function resolveInside (root: string, rel: string, hint = '', trustedLink = false): Promise<string> {
   checkRelative(rel)
   const missing = () => new FileMissingError(`no file ${rel}${hint}`)
   let realRoot: string
@@ -28,7 +32,7 @@ export async function resolveInside (root: string, rel: string, hint = ''): Prom
   } catch {
     throw missing()
   }
-  if (!real.startsWith(realRoot + sep)) throw missing()     // a symlink pointing out of the root
+  if (!trustedLink && !real.startsWith(realRoot + sep)) throw missing()     // a symlink pointing out of the root
   const st = await stat(real).catch(() => undefined)
   if (st === undefined || !st.isFile()) throw missing()
   return real

@@ -20,6 +20,8 @@ async function withFiles (t: { teardown (fn: () => unknown): void }): Promise<La
   await mkdir(join(tftp, 'sub'))
   await writeFile(join(tftp, 'sub', 'x.efi'), 'efi loader')
   await symlink(join(tftp, 'sub', 'x.efi'), join(tftp, 'inner-link'))
+  await writeFile(join(lab.dir, 'boot-ipxe.efi'), 'efi loader outside')
+  await symlink(join(lab.dir, 'boot-ipxe.efi'), join(tftp, 'ipxe.efi'))      // as Debian's ipxe package does
   await writeFile(join(pe, 'vmlinuz'), 'kernel')
   await writeFile(join(pe, 'initrd.img'), 'initrd')
   await writeFile(join(winpe, 'BCD'), 'bcd')
@@ -36,6 +38,7 @@ t.test('files are served from their roots with ETag and Range', async t => {
   const lab = await withFiles(t)
   const table: Array<[string, string]> = [
     ['/loaders/undionly.kpxe', 'bios loader'], ['/loaders/sub/x.efi', 'efi loader'], ['/loaders/inner-link', 'efi loader'],
+    ['/loaders/ipxe.efi', 'efi loader outside'],                  // named in bootLoaders: its link is followed
     ['/pe/vmlinuz', 'kernel'], ['/pe/initrd.img', 'initrd'], ['/winpe/BCD', 'bcd'], ['/files/drivers/net.inf', 'inf']
   ]
   for (const [url, body] of table) {

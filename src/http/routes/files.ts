@@ -17,7 +17,12 @@ export default async function fileRoutes (app: FastifyInstance, { ctx }: { ctx: 
   const get = (url: string, handler: (req: Wild, reply: FastifyReply) => Promise<FastifyReply>) =>
     app.route({ method: ['GET', 'HEAD'], url, handler })
 
-  get('/loaders/*', async (req: Wild, reply) => await serve(req, reply, cfg().tftp.root, req.params['*']))
+  // The loaders named under bootLoaders (UEFI HTTP Boot fetches them here) may be links out of the TFTP root.
+  get('/loaders/*', async (req: Wild, reply) => {
+    const rel = req.params['*']
+    const named = (Object.values(cfg().bootLoaders) as string[]).includes(rel)
+    return await sendFile(req, reply, await resolveInside(cfg().tftp.root, rel, '', named))
+  })
 
   for (const name of ['vmlinuz', 'initrd.img']) {
     get(`/pe/${name}`, async (req, reply) => await serve(req, reply, cfg().paths.pe, name, PE_HINT))
