@@ -1,4 +1,4 @@
-// Per-datagram logic, socket-free: decode → classify → inventory → gate → reply (proxy or full) → route.
+// Per-datagram logic, socket-free: decode → classify → gate → inventory → reply (proxy or full) → route.
 // Reads ctx.config.current() per packet so a hot reload applies to the next packet. Never throws.
 import type { AppContext } from '../service.js'
 import type { DhcpGate } from '../policy/types.js'
@@ -81,12 +81,13 @@ export class Responder {
     await run
   }
 
-  /** Inventory, then the policy gate. False: stay silent (store failure or the policy says no). */
+  /**
+   * The policy gate, then the inventory. The gate comes first so that with `dhcp.answer: known` a refused client is
+   * not recorded — otherwise its first DISCOVER would put it in the inventory and make it "known". False: stay
+   * silent (the policy says no, or the store failed).
+   */
   private async admit (c: Classified, client: PxeClient): Promise<boolean> {
     const xid = c.packet.xid
-    const admission = await this.inventory.admit(c, client)
-    if (admission === 'overloaded') this.shed(c)
-    if (admission !== 'answer') return false
     let verdict: true | string
     try {
       verdict = await this.gate.shouldAnswer({ mac: client.mac, arch: client.arch, uuid: client.uuid })
@@ -98,7 +99,9 @@ export class Responder {
       this.log.debug({ mac: c.mac, xid, reason: verdict }, 'policy: not answering')
       return false
     }
-    return true
+    const admission = await this.inventory.admit(c, client)
+    if (admission === 'overloaded') this.shed(c)
+    return admission === 'answer'
   }
 
   private shedCount = 0

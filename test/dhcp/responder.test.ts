@@ -14,6 +14,7 @@ import { silentLogger } from '../../src/log.js'
 import type { AppConfig } from '../../src/config/schema.js'
 import type { Store } from '../../src/store/types.js'
 import type { DhcpGate } from '../../src/policy/types.js'
+import { createDhcpGate } from '../../src/policy/gate.js'
 import { FULL, SERVER, clientPacket, testConfig, type ClientSpec } from './helpers.js'
 
 function harness (cfg: AppConfig, store: Store = createMemoryStore(), gate: DhcpGate = { shouldAnswer: async () => true }) {
@@ -73,14 +74,26 @@ t.test('store failure: warn, send nothing (DESIGN.md rule 3)', async t => {
   t.equal(h.sent.length, 0)
 })
 
-t.test('the gate decides: a refused client gets nothing but is still inventoried', async t => {
+t.test('the gate decides first: a refused client gets nothing and is not inventoried', async t => {
   const asked: string[] = []
   const h = harness(testConfig(), createMemoryStore(), { shouldAnswer: async (c) => { asked.push(c.mac); return 'unknown machine' } })
   t.equal(await h.ask({ arch: 0, mac: '52:54:00:aa:00:02' }), undefined)
   t.same(asked, ['52:54:00:aa:00:02'])
-  t.ok(await h.store.machines.get('52:54:00:aa:00:02'), 'inventoried')
+  t.equal(await h.store.machines.get('52:54:00:aa:00:02'), undefined, 'not inventoried')
   const thrower = harness(testConfig(), createMemoryStore(), { shouldAnswer: async () => { throw new Error('boom') } })
   t.equal(await thrower.ask({ arch: 0 }), undefined, 'a failing gate means silence')
+})
+
+t.test('dhcp.answer known with the real gate: an unknown machine stays unanswered on every retry', async t => {
+  const cfg = testConfig({ dhcp: { answer: 'known' } })
+  const store = createMemoryStore()
+  const ctx = { config: { current: () => cfg, status: () => ({}) as any, onChange: () => () => {} }, store, log: silentLogger, clock: fixedClock('2026-03-01T10:00:00Z') }
+  const h = harness(cfg, store, createDhcpGate(ctx))
+  for (let i = 0; i < 3; i++) t.equal(await h.ask({ arch: 0, mac: '52:54:00:aa:00:09' }), undefined, `DISCOVER ${i + 1}: silent`)
+  t.equal(h.sent.length, 0)
+  // A machine an admin already knows (inventory record) is answered.
+  await store.machines.recordSighting({ mac: '52:54:00:aa:00:0a' }, new Date('2026-03-01T09:00:00Z'))
+  t.ok(await h.ask({ arch: 0, mac: '52:54:00:aa:00:0a' }), 'known machine answered')
 })
 
 t.test('garbage and other servers\' replies are dropped without a reply', async t => {
