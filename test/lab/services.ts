@@ -3,11 +3,14 @@
 import { type ChildProcess } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 import type { Lab } from './netns.js'
 import { killChild } from './netns.js'
 
-export const REPO_ROOT = resolve(import.meta.dirname, '..', '..')
+// The package root: test/lab/ from sources, dist/test/lab/ once compiled (netboot lab from dist).
+const up2 = resolve(import.meta.dirname, '..', '..')
+export const REPO_ROOT = basename(up2) === 'dist' ? dirname(up2) : up2
+const COMPILED = basename(up2) === 'dist'
 /** The appliance tree `startAppliance` runs (NETBOOT_APPLIANCE_ROOT: e.g. a patched copy, or a release). */
 export const APPLIANCE_ROOT = process.env.NETBOOT_APPLIANCE_ROOT ?? REPO_ROOT
 
@@ -51,8 +54,12 @@ export async function startAppliance (lab: Lab, configYaml: string, workDir: str
   await writeFile(configFile, configYaml)
   const log = join(workDir, 'appliance.log')
   const port = opts.httpPort ?? 80
-  // tsx resolved from the repository (the daemon's cwd is the work dir, where a bare 'tsx' does not resolve)
-  const child = lab.spawnInNs(['node', '--import', import.meta.resolve('tsx'), join(APPLIANCE_ROOT, 'src/main.ts'), 'serve', '--config', configFile, '--log-level', 'debug'],
+  // From sources: tsx resolved from the repository (the daemon's cwd is the work dir, where a bare 'tsx' does
+  // not resolve). From dist: the compiled entry point.
+  const entry = COMPILED && process.env.NETBOOT_APPLIANCE_ROOT === undefined
+    ? [join(REPO_ROOT, 'dist/src/main.js')]
+    : ['--import', import.meta.resolve('tsx'), join(APPLIANCE_ROOT, 'src/main.ts')]
+  const child = lab.spawnInNs(['node', ...entry, 'serve', '--config', configFile, '--log-level', 'debug'],
     { cwd: workDir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } })
   const out = createWriteStream(log)
   child.stdout?.pipe(out); child.stderr?.pipe(out)
