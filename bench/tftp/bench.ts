@@ -51,13 +51,13 @@ function client (ws: number, bs: number, port: number, dest: string): [string, s
   return ['atftp', ['-g', '-r', 'big.bin', '-l', dest, '--option', `blksize ${bs}`, '--option', `windowsize ${ws}`, '127.0.0.1', String(port)]]
 }
 
-/** One download; returns MiB/s, or 0 when it failed or produced a wrong file. */
+/** One download; returns MiB/s, or 0 when it failed, took over 60 s or produced a wrong file. */
 async function once (ws: number, bs: number, port: number, dest: string, want: string): Promise<number> {
   const [cmd, args] = client(ws, bs, port, dest)
   const t0 = process.hrtime.bigint()
   const code = await new Promise<number | null>(resolve => {
     const p = spawn(cmd, args, { stdio: 'ignore' })
-    const kill = setTimeout(() => p.kill('SIGKILL'), 120000)
+    const kill = setTimeout(() => p.kill('SIGKILL'), 60000)
     p.on('exit', c => { clearTimeout(kill); resolve(c) })
   })
   const s = Number(process.hrtime.bigint() - t0) / 1e9
@@ -97,7 +97,10 @@ async function main (): Promise<void> {
         const res: number[] = []
         for (const s of servers) {
           const xs: number[] = []
-          for (let i = 0; i < REPS; i++) xs.push(await once(ws, bs, s.port, join(work, 'dl.bin'), want))
+          for (let i = 0; i < REPS; i++) {
+            xs.push(await once(ws, bs, s.port, join(work, 'dl.bin'), want))
+            if (xs[0] === 0) break // failed (wrong file or no end within 60 s): do not wait for it twice more
+          }
           res.push(median(xs))
         }
         const name = `bs ${bs} ws ${ws} (${ws === 1 ? 'curl' : 'atftp'})`.padEnd(22)

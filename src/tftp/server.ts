@@ -205,6 +205,7 @@ export class TftpServer {
       send: parts => socket.send(parts as Buffer, peer.port, peer.address),
       setTimer: (ms, fn) => setTimeout(fn, ms),
       clearTimer: h => clearTimeout(h as NodeJS.Timeout),
+      defer: fn => setTimeout(fn, 1),
       now: () => Date.now()
     }
   }
@@ -232,7 +233,7 @@ export class TftpServer {
 
   private ended (slot: Slot, r: TransferResult, from: string): void {
     const level = r.result === 'ok' || r.result === 'option-refused' || r.result === 'aborted' ? 'info' : 'warn'
-    this.log[level]({ client: slot.key, file: slot.file, from, result: r.result, bytes: r.bytes, ms: r.ms, packets: r.packets, retransmits: r.retransmits, message: r.message }, 'tftp transfer end')
+    this.log[level]({ client: slot.key, file: slot.file, from, result: r.result, bytes: r.bytes, ms: r.ms, packets: r.packets, retransmits: r.retransmits, burst: r.burst, message: r.message }, 'tftp transfer end')
     this.release(slot)
   }
 

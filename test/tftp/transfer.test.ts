@@ -13,6 +13,10 @@ class FakeIo {
   send (parts: Buffer | Buffer[]): void { this.sent.push(decode(Array.isArray(parts) ? Buffer.concat(parts) : parts)) }
   setTimer (ms: number, fn: () => void): unknown { this.timers.set(++this.id, { at: this.nowMs + ms, fn }); return this.id }
   clearTimer (h: unknown): void { this.timers.delete(h as number) }
+  deferred: Array<() => void> = []
+  defer (fn: () => void): void { this.deferred.push(fn) }
+  /** runs deferred bursts until none is left */
+  drain (): void { while (this.deferred.length > 0) this.deferred.shift()!() }
   now (): number { return this.nowMs }
   /** the delay of the single armed timer */
   pendingDelay (): number | undefined {
@@ -26,7 +30,7 @@ class FakeIo {
     this.nowMs = entry[1].at
     entry[1].fn()
   }
-  take (): Packet[] { const s = this.sent; this.sent = []; return s }
+  take (): Packet[] { this.drain(); const s = this.sent; this.sent = []; return s }
   blocks (): number[] { return this.take().map(p => (p.op === OP.DATA ? p.block : -p.op)) }
 }
 
@@ -140,9 +144,31 @@ t.test('windowsize: a window per ACK, a partial ACK restarts the window after it
   t.same(io.blocks(), [], 'the same ACK again does not restart again')
   io.fire()
   t.same(io.blocks(), [7, 8, 9, 10], 'the timeout retransmits the whole window')
-  for (const b of [10, 14, 18]) tr.handle(ack(b))
-  t.same(io.blocks(), [11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21])
+  const got: number[] = []
+  for (const b of [10, 14, 18]) { tr.handle(ack(b)); got.push(...io.blocks()) }
+  t.same(got, [11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21])
   tr.handle(ack(21))
+  t.match(end, [{ result: 'ok', bytes: data.length }])
+})
+
+t.test('after a window times out, later windows go out in smaller bursts (same window size)', async t => {
+  const { io, tr, data, end } = setup(512 * 40, { windowsize: 8 })
+  tr.start()
+  t.same(io.blocks(), [1, 2, 3, 4, 5, 6, 7, 8])
+  io.fire() // the client lost the tail of the window: timeout
+  t.same(io.sent.map(p => (p.op === OP.DATA ? p.block : -1)), [1, 2, 3, 4], 'first burst of 4 at once')
+  t.same(io.blocks(), [1, 2, 3, 4, 5, 6, 7, 8], 'the rest follows after yielding')
+  tr.handle(ack(8))
+  t.equal(io.sent.length, 4, 'still bursts of 4')
+  t.same(io.blocks(), [9, 10, 11, 12, 13, 14, 15, 16], 'a window is still 8 blocks')
+  tr.handle(ack(12)) // partial ACK while nothing is pending
+  t.same(io.blocks(), [13, 14, 15, 16, 17, 18, 19, 20])
+  tr.handle(ack(16))
+  io.sent.length = 0
+  io.deferred.length = 0 // pretend the deferred burst has not run yet...
+  tr.handle(ack(18)) // ...when a newer ACK restarts the window: the stale burst must not be sent
+  t.same(io.blocks(), [19, 20, 21, 22, 23, 24, 25, 26])
+  for (const b of [26, 34, 40, 41]) { tr.handle(ack(b)); io.take() }
   t.match(end, [{ result: 'ok', bytes: data.length }])
 })
 
