@@ -10,7 +10,7 @@ import { ReadTransfer, type TransferIo, type TransferResult } from './transfer.j
 import { openContent } from './content.js'
 import { FileCache } from './cache.js'
 import { VirtualFiles } from './virtual.js'
-import type { Source } from './source.js'
+import { FileSource, type Source } from './source.js'
 
 export type TftpSettings = AppConfig['tftp']
 
@@ -36,7 +36,8 @@ interface Slot {
 }
 
 const SOCKET_BUFFER = 4 * 1024 * 1024
-const MIN_CHUNK = 256 * 1024
+/** read-ahead of a streamed file until the options are negotiated (FileSource.setReadAhead) */
+const MIN_CHUNK = 128 * 1024
 
 function bindSocket (socket: dgram.Socket, address: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -136,7 +137,8 @@ export class TftpServer {
         this.log.debug({ client: key, file: req.filename }, 'duplicate RRQ ignored')
         return
       }
-      if (existing.transfer !== undefined) existing.transfer.abort('superseded by a new request')
+      // Silently: an ERROR from the old transfer port could make the restarted client give up.
+      if (existing.transfer !== undefined) existing.transfer.abort('superseded by a new request', false)
       else this.release(existing)
     }
     const cfg = this.deps.settings()
@@ -160,7 +162,7 @@ export class TftpServer {
 
   private async begin (slot: Slot, req: RequestPacket, cfg: TftpSettings): Promise<void> {
     this.cache.setLimit(cfg.cacheBytes)
-    const chunkBytes = Math.max(MIN_CHUNK, cfg.maxBlksize * Math.min(cfg.maxWindowsize, 16) * 2)
+    const chunkBytes = MIN_CHUNK
     const content = await openContent(req.filename, slot.peer, { root: cfg.root, virtual: this.virtual, cache: this.cache, chunkBytes })
     if (slot.closed) {
       if (content.ok) await content.source.close()
@@ -174,6 +176,7 @@ export class TftpServer {
     }
     slot.source = content.source
     const neg = negotiate(req.options, cfg, content.source.size)
+    if (content.source instanceof FileSource) content.source.setReadAhead(neg.blksize, neg.windowsize)
     const socket = dgram.createSocket('udp4')
     slot.socket = socket
     socket.on('error', err => this.log.debug({ err, client: slot.key }, 'tftp transfer socket error'))

@@ -39,7 +39,15 @@ export class FileSource implements Source {
   private next?: { at: number, p: Promise<Buffer> }
   private closed = false
 
-  private constructor (private readonly fh: FileHandle, readonly size: number, private readonly chunkSize: number) {}
+  private constructor (private readonly fh: FileHandle, readonly size: number, private chunkSize: number) {}
+
+  /**
+   * Sets the read-ahead chunk once the options are known (two windows of the negotiated size, at least 128 KiB,
+   * at most 4 MiB): memory per streamed transfer is about two chunks (current + prefetched).
+   */
+  setReadAhead (blksize: number, windowsize: number): void {
+    this.chunkSize = Math.min(Math.max(128 * 1024, 2 * blksize * windowsize), 4 * 1024 * 1024)
+  }
 
   /** Opens `path` and checks it is still a regular file (it may have changed since the path was resolved). */
   static async open (path: string, chunkSize: number): Promise<FileSource> {

@@ -105,10 +105,10 @@ export class ReadTransfer {
     return false // RRQ/DATA/OACK from our peer: meaningless here, dropped without disturbing the transfer
   }
 
-  /** Ends the transfer now, telling the client why (server stop, superseded request). */
-  abort (message: string): void {
+  /** Ends the transfer now; tells the client why unless `notify` is false (a superseded request). */
+  abort (message: string, notify = true): void {
     if (this.done) return
-    this.io.send(encodeError(ERR.NOT_DEFINED, message))
+    if (notify) this.io.send(encodeError(ERR.NOT_DEFINED, message))
     this.finish('aborted', message)
   }
 

@@ -127,3 +127,24 @@ t.test('a retransmitted RRQ from the same port does not start a second transfer'
   t.equal(second, undefined, 'only one DATA 1')
   t.equal(logs.filter(l => l.msg === 'tftp transfer start').length, 1)
 })
+
+t.test('a new RRQ from a port whose transfer already progressed restarts it (client restarted), silently', async t => {
+  const { port, logs } = await startServer(t, root)
+  const s = await udp()
+  t.teardown(() => s.close())
+  const rrq = encodeRequest(OP.RRQ, 'small.bin', 'octet')
+  const got: Array<{ p: Packet, from: number }> = []
+  s.on('message', (m, r) => got.push({ p: decode(m), from: r.port }))
+  s.send(rrq, port, '127.0.0.1')
+  await new Promise(resolve => setTimeout(resolve, 100))
+  const firstPort = got[0].from
+  s.send(encodeAck(1), firstPort, '127.0.0.1')
+  await new Promise(resolve => setTimeout(resolve, 100))
+  t.match(got.map(g => g.p), [{ op: OP.DATA, block: 1 }, { op: OP.DATA, block: 2 }])
+  got.length = 0
+  s.send(rrq, port, '127.0.0.1')
+  await new Promise(resolve => setTimeout(resolve, 100))
+  t.match(got.map(g => g.p), [{ op: OP.DATA, block: 1 }], 'a fresh DATA 1 and no ERROR from the old transfer')
+  t.not(got[0]?.from, firstPort, 'from a new transfer port')
+  t.match(logs.find(l => l.msg === 'tftp transfer end'), { result: 'aborted', message: 'superseded by a new request' })
+})
