@@ -1,6 +1,6 @@
 // What a read request is answered with: a virtual file, a cached file, a streamed file, or a refusal carrying the
 // TFTP error the client sees. No sockets here.
-import { normalizeRequestPath, resolveInRoot } from './paths.js'
+import { isNamedPath, normalizeRequestPath, resolveInRoot } from './paths.js'
 import { ERR } from './packet.js'
 import { BufferSource, FileSource, type Source } from './source.js'
 import type { FileCache } from './cache.js'
@@ -12,6 +12,8 @@ export interface ContentDeps {
   cache: FileCache
   /** read-ahead chunk of a streamed file */
   chunkBytes: number
+  /** paths the admin named in the config (bootLoaders): a symlink out of the root is followed for these only */
+  named: readonly string[]
 }
 
 export type Content =
@@ -32,7 +34,7 @@ export async function openContent (raw: string, client: { address: string, port:
   } catch (err) {
     return { ok: false, code: ERR.NOT_DEFINED, reason: 'internal error generating the file', level: 'warn', err }
   }
-  const r = await resolveInRoot(d.root, n)
+  const r = await resolveInRoot(d.root, n, isNamedPath(n, d.named))
   if (!r.ok) return { ok: false, code: r.code, reason: r.reason, level: 'info' }
   try {
     const cached = await d.cache.get(r.path, r.stats)

@@ -92,9 +92,11 @@ async function realOrMissing (p: string): Promise<string | Refusal | undefined> 
 
 /**
  * Resolves normalized segments under `root` (which must exist). Symlinks are followed and the real path must
- * stay inside the real root; only regular files are served (no FIFOs that would block, no devices).
+ * stay inside the real root, unless `trustedLink`: the admin named this very path in the config (bootLoaders),
+ * and Debian's ipxe package installs /usr/lib/ipxe/ipxe.efi as a link to /boot/ipxe.efi. Only regular files
+ * are served (no FIFOs that would block, no devices).
  */
-export async function resolveInRoot (root: string, n: Normalized): Promise<Resolved | Refusal> {
+export async function resolveInRoot (root: string, n: Normalized, trustedLink = false): Promise<Resolved | Refusal> {
   let rootReal: string
   try {
     rootReal = await realpath(root)
@@ -108,7 +110,7 @@ export async function resolveInRoot (root: string, n: Normalized): Promise<Resol
   }
   if (real === undefined) return refuse(ERR.NOT_FOUND, 'file not found')
   if (typeof real !== 'string') return real
-  if (!inside(rootReal, real)) return refuse(ERR.ACCESS, 'path leads outside the TFTP root')
+  if (!trustedLink && !inside(rootReal, real)) return refuse(ERR.ACCESS, 'path leads outside the TFTP root')
   let stats: Stats
   try {
     stats = await stat(real)
@@ -119,8 +121,10 @@ export async function resolveInRoot (root: string, n: Normalized): Promise<Resol
   return { ok: true, path: real, rel: n.rel, stats }
 }
 
-/** Both steps: what server.ts calls for each RRQ. */
-export async function resolveRequestPath (root: string, raw: string): Promise<Resolved | Refusal> {
-  const n = normalizeRequestPath(raw)
-  return n.ok ? await resolveInRoot(root, n) : n
+/** True when the normalized request is exactly one of the paths the admin named (config bootLoaders). */
+export function isNamedPath (n: Normalized, named: readonly string[]): boolean {
+  return named.some(p => {
+    const m = normalizeRequestPath(p)
+    return m.ok && m.rel === n.rel
+  })
 }

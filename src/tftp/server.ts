@@ -18,6 +18,8 @@ export interface TftpServerDeps {
   log: Logger
   /** read on every request, so a config reload of root/limits/timeouts applies to the next transfer */
   settings: () => TftpSettings
+  /** boot loader paths named in the config (bootLoaders), read per request; see paths.ts resolveInRoot */
+  namedPaths?: () => readonly string[]
   virtual?: VirtualFiles
   cache?: FileCache
 }
@@ -163,7 +165,7 @@ export class TftpServer {
   private async begin (slot: Slot, req: RequestPacket, cfg: TftpSettings): Promise<void> {
     this.cache.setLimit(cfg.cacheBytes)
     const chunkBytes = MIN_CHUNK
-    const content = await openContent(req.filename, slot.peer, { root: cfg.root, virtual: this.virtual, cache: this.cache, chunkBytes })
+    const content = await openContent(req.filename, slot.peer, { root: cfg.root, virtual: this.virtual, cache: this.cache, chunkBytes, named: this.deps.namedPaths?.() ?? [] })
     if (slot.closed) {
       if (content.ok) await content.source.close()
       return

@@ -23,7 +23,12 @@ export interface TftpServiceOptions {
 export function createTftpService (ctx: AppContext, opts: TftpServiceOptions = {}): TftpService {
   const log = ctx.log.child({ proto: 'tftp' })
   const virtual = opts.virtual ?? defaultVirtualFiles
-  const server = new TftpServer({ log, settings: () => ctx.config.current().tftp, virtual })
+  const server = new TftpServer({
+    log,
+    settings: () => ctx.config.current().tftp,
+    namedPaths: () => Object.values(ctx.config.current().bootLoaders ?? {}),
+    virtual
+  })
   let bound: { address: string, port: number } | undefined
   return {
     name: 'tftp',

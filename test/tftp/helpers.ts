@@ -35,7 +35,9 @@ export function tftpConfig (root: string, o: TftpOverrides = {}): AppConfig {
     ...o
   }
   // Only the fields the TFTP service reads; the rest of AppConfig belongs to other services.
-  return { server: { address: '127.0.0.1', bind: '127.0.0.1' }, ports: { tftp: 0 }, tftp, source: '<test>', httpBaseUrl: 'http://127.0.0.1' } as unknown as AppConfig
+  // bootLoaders.efiX64 names `named-link.efi`: the traversal test's one symlink out of the root that is followed.
+  const bootLoaders = { bios: 'undionly.kpxe', efiIa32: 'ipxe-ia32.efi', efiX64: 'named-link.efi', efiArm64: 'ipxe-arm64.efi', httpX64: 'ipxe.efi', httpArm64: 'ipxe-arm64.efi' }
+  return { server: { address: '127.0.0.1', bind: '127.0.0.1' }, ports: { tftp: 0 }, tftp, bootLoaders, source: '<test>', httpBaseUrl: 'http://127.0.0.1' } as unknown as AppConfig
 }
 
 export async function tempRoot (t: Test, prefix = 'nbt-'): Promise<string> {

@@ -2,6 +2,7 @@
 // busybox tftp. Every download is compared by sha256; tsize, block rollover and the EDK2 probe are checked too.
 import t from 'tap'
 import { readFile, mkdir } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { sha256, tempRoot, fixture, startServer, run, tftpGet } from './helpers.js'
 import { encodeRequest, OP, encodeError } from '../../src/tftp/packet.js'
@@ -93,4 +94,16 @@ t.test('block number rollover: a 33 MiB file at blksize 512 through tftp-hpa (65
   t.equal(sha256(await readFile(dest)), sha256(big), 'sha256 of the 33 MiB file')
   const end = logs.find(l => l.msg === 'tftp transfer end' && l.file === 'big.wim')
   t.match(end, { result: 'ok', from: 'disk', bytes: big.length }, 'streamed from disk, not cached')
+})
+
+t.test('the default root /usr/lib/ipxe: ipxe.efi (a link to /boot/ipxe.efi, named in bootLoaders) and undionly.kpxe', { skip: !existsSync('/usr/lib/ipxe/undionly.kpxe') }, async t => {
+  const debian = await startServer(t, '/usr/lib/ipxe')
+  for (const f of ['ipxe.efi', 'undionly.kpxe', 'snponly.efi']) {
+    const dest = join(out, `debian-${f}`)
+    const r = await run('curl', ['-sS', '-o', dest, '--tftp-blksize', '1468', `tftp://127.0.0.1:${debian.port}/${f}`])
+    t.equal(r.code, 0, `${f}: ${r.stderr}`)
+    t.equal(sha256(await readFile(dest)), sha256(await readFile(join('/usr/lib/ipxe', f))), `${f} sha256`)
+  }
+  const lkrn = await tftpGet(debian.port, 'ipxe.lkrn')
+  t.equal(lkrn.error?.code, 2, 'a link out that the config does not name stays refused')
 })

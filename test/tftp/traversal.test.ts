@@ -23,6 +23,11 @@ await symlink('loop-b', join(root, 'loop-a'))
 await symlink('loop-a', join(root, 'loop-b'))
 await symlink('self', join(root, 'self'))
 await symlink('boot.bin', join(root, 'inside-link'))
+// As Debian's ipxe package does (/usr/lib/ipxe/ipxe.efi -> /boot/ipxe.efi): followed only because the config's
+// bootLoaders names it; the same target under another name stays refused.
+await writeFile(join(outside, 'named.efi'), boot)
+await symlink(join(outside, 'named.efi'), join(root, 'named-link.efi'))
+await symlink(join(outside, 'named.efi'), join(root, 'unnamed-link.efi'))
 await symlink('/dev/zero', join(root, 'zero-link'))
 execFileSync('mkfifo', [join(root, 'fifo')])
 
@@ -60,6 +65,9 @@ const hostile: Row[] = [
   ['relative symlink outside', 'rel-link', AV],
   ['through a directory symlink outside', 'dir-link/secret', AV],
   ['case-insensitive symlink outside', 'ABS-LINK', AV],
+  ['link out not named in bootLoaders', 'unnamed-link.efi', AV],
+  ['named link reached through a parent', 'sub/../named-link.efi', AV],
+  ['named link in another case (only the exact name is trusted)', 'NAMED-LINK.EFI', AV],
   ['symlink loop', 'loop-a', AV],
   ['self-referencing symlink', 'self', AV],
   ['symlink to a device', 'zero-link', AV],
@@ -92,7 +100,9 @@ const allowed: Array<[string, string]> = [
   ['any case', 'BOOT.BIN'],
   ['windows path, any case', '\\SUB\\deep\\loader.efi'],
   ['dot segments', './sub/./Deep/Loader.EFI'],
-  ['symlink that stays inside', 'inside-link']
+  ['symlink that stays inside', 'inside-link'],
+  ['link out of the root that bootLoaders names (Debian ipxe.efi)', 'named-link.efi'],
+  ['the named link with a leading backslash', '\\named-link.efi']
 ]
 for (const [name, path] of allowed) {
   t.test(`allowed: ${name}`, async t => {
