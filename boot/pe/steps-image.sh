@@ -16,7 +16,8 @@ fetch_resume () {
   done
 }
 
-# Make the WIM readable at a local path without copying it whole into RAM: httpfs2 (FUSE) mounts it and
+# Make the WIM readable at a local path without copying it whole into RAM (regular MSWIM or pipable WLPWM —
+# wimlib reads both at random): httpfs2 (FUSE) mounts it and
 # turns every read wimlib makes into an HTTP Range request. httpfs2 talks to range-proxy.sh on loopback
 # (busybox nc runs it per connection), which fetches each range from the appliance with curl, resuming a
 # range where it stopped when the connection drops, and sends the Bearer token httpfs2 cannot send.
@@ -30,7 +31,7 @@ open_wim () {  # open_wim URL SHA256 → prints the local path
   echo $! > "$RUN/proxy.pid"
   sleep 0.3
   if httpfs2 -c /dev/null -t 60 "http://127.0.0.1:$PROXY_PORT/image.wim" "$RUN/http" >/dev/null 2>&1 \
-     && head -c 8 "$RUN/http/image.wim" 2>/dev/null | grep -q 'MSWIM'; then
+     && head -c 8 "$RUN/http/image.wim" 2>/dev/null | grep -qE 'MSWIM|WLPWM'; then
     echo "netboot: streaming $1 through httpfs2 (HTTP Range reads, nothing copied whole to RAM)" >&2
     echo "netboot: sha256 not checked while streaming (it would take a second full download);" \
       "wimlib verifies the SHA-1 of every resource it extracts" >&2
