@@ -3,7 +3,7 @@
 // wimcapture and streams it to the appliance; the image lands in the catalog; then a blank VM PXE-boots,
 // deploys that image, and the tree read back from its disk equals the reference tree byte for byte.
 import t from 'tap'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -44,6 +44,8 @@ t.test('PXE capture of a reference VM, then a blank VM deploys the captured imag
   const dep = await waitForEnded(app, blankMac, 8 * 60_000, 'deploy')
   t.equal(dep.state, 'succeeded', `deploy deployment ${dep.id}: ${dep.error ?? ''} ${dep.logTail?.slice(-800) ?? ''}`)
   await blank.kill()
+  // The captured WIM is pipable: it must still be streamed with Range reads, not downloaded whole into the PE's RAM.
+  t.match(await readFile(join(work, 'blank-serial.log'), 'utf8'), /streaming \S+ through httpfs2/, 'the captured image was streamed')
 
   // 3. The deployed disk holds the reference tree.
   const pt = await partitionTable(blankDisk)
