@@ -43,8 +43,8 @@ export function percentile (xs: number[], p: number): number {
 }
 
 /** p50 per whole second of the run: shows whether a tail is start-up (JIT, first writes) or steady state. */
-export function perSecondP50 (series: Array<[number, number]>): string {
+export function perSecondP50 (series: Array<[number, number]>, p = 50): string {
   const buckets = new Map<number, number[]>()
   for (const [s, l] of series) { const k = Math.floor(s); buckets.set(k, [...(buckets.get(k) ?? []), l]) }
-  return [...buckets.entries()].sort((a, b) => a[0] - b[0]).map(([, l]) => percentile(l, 50).toFixed(2)).join(' ')
+  return [...buckets.entries()].sort((a, b) => a[0] - b[0]).map(([, l]) => percentile(l, p).toFixed(2)).join(' ')
 }
