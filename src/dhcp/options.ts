@@ -186,8 +186,14 @@ export function decodePxeVendorOptions (value: Buffer): PxeVendorOptions | undef
 const u16 = (n: number): Buffer => Buffer.from([(n >> 8) & 0xff, n & 0xff])
 
 export function ipToBuffer (ip: string): Buffer {
-  const p = ip.split('.').map(Number)
-  return Buffer.from([p[0] ?? 0, p[1] ?? 0, p[2] ?? 0, p[3] ?? 0])
+  const out = Buffer.alloc(4)
+  let octet = 0; let n = 0
+  for (let i = 0; i < ip.length && octet < 4; i++) {
+    const c = ip.charCodeAt(i)
+    if (c === 46) { out[octet++] = n; n = 0 } else n = n * 10 + (c - 48)
+  }
+  if (octet < 4) out[octet] = n
+  return out
 }
 
 export function ipToInt (ip: string): number {
@@ -248,10 +254,18 @@ export function optClientUuid (opts: DhcpOptions): string | undefined {
   if (v?.length === 17 && v[0] === 0) g = v.subarray(1)
   else if (v?.length === 16) g = v
   if (g === undefined) return undefined
-  const h = (from: number, to: number): string => g.subarray(from, to).toString('hex')
-  const le = (from: number, to: number): string => Buffer.from(g.subarray(from, to)).reverse().toString('hex')
-  return `${le(0, 4)}-${le(4, 6)}-${le(6, 8)}-${h(8, 10)}-${h(10, 16)}`
+  // Byte order of the text: fields 1-3 swapped back (little-endian on the wire), the rest as sent. Built without
+  // closures or copies: this runs for every PXE packet.
+  let out = ''
+  for (let i = 0; i < 16; i++) {
+    const j = i < 4 ? 3 - i : i < 6 ? 9 - i : i < 8 ? 13 - i : i
+    if (i === 4 || i === 6 || i === 8 || i === 10) out += '-'
+    out += HEX[g[j]]
+  }
+  return out
 }
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
 
 /**
  * Option 77. RFC 3004 §4 wants a list of length-prefixed classes; iPXE (and many firmwares) send one plain

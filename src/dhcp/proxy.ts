@@ -31,11 +31,25 @@ export function bootFileFor (c: PxeClient, cfg: AppConfig): BootFile | undefined
   }
 }
 
+// Option values that only change with the config, built once per value instead of per packet (the hot path).
+// Never mutated after they are put into a reply: encode() copies them.
+const VENDOR_CLASS_VALUE = { PXEClient: Buffer.from('PXEClient', 'latin1'), HTTPClient: Buffer.from('HTTPClient', 'latin1') }
+let serverIdFor = ''; let serverIdValue: Buffer = Buffer.alloc(4)
+let tftpFor = ''; let tftpValue: Buffer = Buffer.alloc(0)
+function serverId (address: string): Buffer {
+  if (address !== serverIdFor) { serverIdValue = ipToBuffer(address); serverIdFor = address }
+  return serverIdValue
+}
+function tftpServer (address: string): Buffer {
+  if (address !== tftpFor) { tftpValue = Buffer.from(address, 'latin1'); tftpFor = address }
+  return tftpValue
+}
+
 /** The reply skeleton of RFC 2131 Table 3: xid, flags, giaddr and chaddr copied; option 53 first, then 54. */
 export function baseReply (req: DhcpPacket, type: number, serverAddress: string): DhcpPacket {
   const options: DhcpOptions = new Map()
   options.set(Opt.MESSAGE_TYPE, Buffer.from([type]))
-  options.set(Opt.SERVER_ID, ipToBuffer(serverAddress))
+  options.set(Opt.SERVER_ID, serverId(serverAddress))
   return {
     op: BOOTREPLY,
     htype: req.htype,
@@ -65,8 +79,8 @@ export function addBootOptions (reply: DhcpPacket, req: DhcpPacket, boot: BootFi
   // The file field holds 127 bytes + NUL; a longer URL goes in option 67 (RFC 2132 §9.5) only.
   if (Buffer.byteLength(boot.file, 'latin1') <= 127) reply.file = boot.file
   else reply.options.set(Opt.BOOTFILE, Buffer.from(boot.file, 'latin1'))
-  reply.options.set(Opt.VENDOR_CLASS, Buffer.from(boot.vendorClass, 'latin1'))
-  if (boot.tftp) reply.options.set(Opt.TFTP_SERVER, Buffer.from(cfg.server.address, 'latin1'))
+  reply.options.set(Opt.VENDOR_CLASS, VENDOR_CLASS_VALUE[boot.vendorClass])
+  if (boot.tftp) reply.options.set(Opt.TFTP_SERVER, tftpServer(cfg.server.address))
   if (boot.vendorClass === 'PXEClient') reply.options.set(Opt.VENDOR_SPECIFIC, PXE_VENDOR_OPTIONS)
   const uuid = req.options.get(Opt.CLIENT_UUID)
   // PXE spec 2.1 §2.2: a proxy reply carries the client's GUID option back.
