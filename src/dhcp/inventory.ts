@@ -40,8 +40,8 @@ export const MAX_WAITING_SIGHTINGS = 32
  * store's get + put still took ~40 % of a core and the first second of a 5,000/s storm queued up (p99 ~300 ms).
  */
 export const SIGHTING_WRITES_PER_SECOND = 250
-/** Token bucket depth: writes that may start at once after a quiet spell. */
-export const SIGHTING_WRITE_BURST = 100
+/** Token bucket depth: writes that may start at once after a quiet spell (small: a burst of writes at the start of a storm is what queued replies). */
+export const SIGHTING_WRITE_BURST = 25
 const SIGHTING_MAP_LIMIT = 100_000
 
 export type Admission = 'answer' | 'silent' | 'overloaded'
