@@ -210,6 +210,7 @@ export class TftpServer {
       send: parts => socket.send(parts as Buffer, peer.port, peer.address),
       setTimer: (ms, fn) => setTimeout(fn, ms),
       clearTimer: h => clearTimeout(h as NodeJS.Timeout),
+      refreshTimer: h => { (h as NodeJS.Timeout).refresh() },
       defer: fn => setTimeout(fn, 1),
       now: () => Date.now()
     }

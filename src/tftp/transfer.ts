@@ -9,6 +9,8 @@ export interface TransferIo {
   send (parts: Buffer | Buffer[]): void
   setTimer (ms: number, fn: () => void): unknown
   clearTimer (handle: unknown): void
+  /** optional: restarts an armed timer with its own delay (Node's Timeout.refresh), cheaper than clear + set */
+  refreshTimer? (handle: unknown): void
   /** runs fn a moment later (about 1 ms): the gap between bursts of a paced window lets the client drain */
   defer (fn: () => void): void
   now (): number
@@ -41,28 +43,55 @@ export interface TransferResult {
   /** DATA/OACK datagrams sent, retransmissions included */
   packets: number
   retransmits: number
-  /** packets per burst at the end (below windowsize when timeouts made the transfer pace its windows) */
+  /** effective window at the end: packets per burst (below windowsize when losses made the transfer pace) */
   burst: number
   message?: string
 }
 
 /** 1000 ms doubling, capped at 8 s: a stalled client is given up after 1+2+4+8+8+8+8 = 39 s by default. */
 const MAX_BACKOFF = 8
+/**
+ * Bytes of the first burst of a window. Linux's default receive buffer (net.core.rmem_default, 208 KiB) holds
+ * about 12 datagrams of 8 KiB on loopback (each costs its payload plus skb overhead), so atftp at blksize 8192 x
+ * windowsize 16 loses the tail of every full-speed window, and a lost tail is only noticed by the timeout.
+ * Starting at 64 KiB per burst (8 blocks of 8 KiB; all 16 of 1468 or 512 bytes) avoids that first timeout.
+ */
+const FIRST_BURST_BYTES = 64 * 1024
+/**
+ * Adaptive timeout (RFC 1123 §4.2.3.2) for windowed transfers: a window whose tail was lost gets no ACK at all
+ * (the client waits for the missing blocks), so the first retransmission of a window comes after 4 x the
+ * smoothed round trip, at least FAST_RTO_MIN ms; further ones follow the configured, doubling timeout, so a
+ * stalled client is still given up after the same time.
+ */
+const FAST_RTO_MIN = 20
 
 export class ReadTransfer {
   private readonly total: number
   /** absolute number of the highest block the client acknowledged; -1 while the OACK is unacknowledged */
   private acked: number
-  /** highest absolute block sent in the current window */
+  /** highest absolute block sent so far (a retransmission never lowers it): an ACK above it is bogus */
   private sentUpTo: number
+  /** last block of the current window: an ACK below it is partial (the client lost a block) */
+  private windowEnd: number
+  /** the current window was sent once, not retransmitted or restarted: its full ACK grows the window */
+  private windowClean = true
   private tries = 0
   private timer: unknown
+  private timerMs = 0
+  /** smoothed round trip of a window (ms, RFC 6298 style, Karn: clean windows only); 0 until measured */
+  private srtt = 0
+  private windowSentAt = 0
+  /** the current window already had its one early retransmission */
+  private fastUsed = false
+  private timerFast = false
   private generation = 0
   /**
-   * DATA packets sent back to back before yielding. Starts at the window size; halved after each timeout of a
-   * windowed transfer, because a window that times out is usually a burst that overflowed the client's socket
-   * buffer (atftp at blksize 8192 x windowsize 16 keeps 12 of 16 on Linux). The window size itself never
-   * changes: RFC 7440 clients ACK after exactly `windowsize` blocks.
+   * Effective window (congestion window): DATA packets sent back to back before yielding ~1 ms. AIMD: halved
+   * on a timeout or a partial ACK of a windowed transfer, because a lost block is usually a burst that
+   * overflowed the client's socket buffer (atftp at blksize 8192 x windowsize 16 keeps about 12 of 16 on Linux);
+   * +1 after each cleanly acknowledged window, never above the negotiated windowsize. The blocks per ACK do not
+   * change: RFC 7440 clients (atftp, EDK2) ACK only after `windowsize` blocks or their own multi-second
+   * timeout, so sending fewer blocks per window would stall them; the rest of the window follows in bursts.
    */
   private burst: number
   private done = false
@@ -79,7 +108,8 @@ export class ReadTransfer {
     this.total = blockCount(source.size, s.blksize)
     this.acked = s.oack !== undefined ? -1 : 0
     this.sentUpTo = this.acked
-    this.burst = s.windowsize
+    this.windowEnd = this.acked
+    this.burst = Math.min(s.windowsize, Math.max(1, Math.floor(FIRST_BURST_BYTES / s.blksize)))
     this.started = io.now()
   }
 
@@ -116,8 +146,9 @@ export class ReadTransfer {
    * Maps a 16-bit ACK number into [acked, acked+65535] (block numbers wrap to 0 after 65535, as tftp-hpa and
    * atftp expect for files over 32 MiB at 512-byte blocks). Only an ACK above `acked` and not above what was
    * sent counts: duplicates and stale ACKs never trigger a send (the sorcerer's apprentice bug, RFC 1123
-   * §4.2.3.1); only the timer retransmits. With windows, an ACK inside the window (the client saw a gap,
-   * RFC 7440 §4) restarts the window from the block after it, once, since that ACK then becomes `acked`.
+   * §4.2.3.1); only the timer retransmits. With windows, an ACK inside the window (the client saw a gap or
+   * timed out, RFC 7440 §4) restarts the window from the block after it at once, and only once, since that
+   * ACK then becomes `acked`; it also halves the effective window.
    */
   private onAck (block: number): boolean {
     const a = this.acked + ((block - (this.acked & 0xffff)) & 0xffff)
@@ -128,14 +159,27 @@ export class ReadTransfer {
       return true
     }
     this.tries = 0
+    this.fastUsed = false
+    if (this.windowClean) {
+      const rtt = this.io.now() - this.windowSentAt
+      this.srtt = this.srtt === 0 ? Math.max(rtt, 1) : (7 * this.srtt + rtt) / 8
+    }
+    if (a < this.windowEnd) this.shrink()
+    else if (this.windowClean && this.burst < this.s.windowsize) this.burst++
     this.sendWindow()
     return true
+  }
+
+  /** multiplicative decrease of the effective window (windowed transfers only) */
+  private shrink (): void {
+    if (this.s.windowsize > 1) this.burst = Math.max(1, this.burst >> 1)
   }
 
   private sendWindow (retransmit = false): void {
     const gen = ++this.generation
     if (this.acked === -1) {
       this.sentUpTo = 0
+      this.windowSentAt = this.io.now()
       this.io.send(encodeOack(this.s.oack ?? {}))
       this.packets++
       if (retransmit) this.retransmits++
@@ -144,6 +188,10 @@ export class ReadTransfer {
     }
     const from = this.acked + 1
     const to = Math.min(this.acked + this.s.windowsize, this.total)
+    // A retransmission, or a restart after a partial ACK (some blocks go out twice), is not a clean window.
+    this.windowClean = !retransmit && from === this.windowEnd + 1
+    this.windowEnd = to
+    this.windowSentAt = this.io.now()
     const start = (from - 1) * this.s.blksize
     const end = Math.min(to * this.s.blksize, this.source.size)
     let data: Buffer | Promise<Buffer>
@@ -175,7 +223,7 @@ export class ReadTransfer {
     const n = last - first + 1
     this.packets += n
     if (retransmit) this.retransmits += n
-    this.sentUpTo = last
+    if (last > this.sentUpTo) this.sentUpTo = last
     this.arm()
     if (last < to) {
       const gen = this.generation
@@ -184,8 +232,19 @@ export class ReadTransfer {
   }
 
   private arm (): void {
-    if (this.timer !== undefined) this.io.clearTimer(this.timer)
-    const ms = this.s.timeoutMs * Math.min(2 ** this.tries, MAX_BACKOFF)
+    this.timerFast = this.s.windowsize > 1 && !this.fastUsed && this.srtt > 0 && this.tries === 0
+    const ms = this.timerFast
+      ? Math.min(this.s.timeoutMs, Math.max(FAST_RTO_MIN, Math.ceil(4 * this.srtt)))
+      : this.s.timeoutMs * Math.min(2 ** this.tries, MAX_BACKOFF)
+    if (this.timer !== undefined) {
+      // Lockstep arms the timer once per block: restart the same Timeout when the delay is unchanged.
+      if (ms === this.timerMs && this.io.refreshTimer !== undefined) {
+        this.io.refreshTimer(this.timer)
+        return
+      }
+      this.io.clearTimer(this.timer)
+    }
+    this.timerMs = ms
     this.timer = this.io.setTimer(ms, () => this.onTimeout())
   }
 
@@ -197,8 +256,9 @@ export class ReadTransfer {
       this.finish('timeout', `no acknowledgement after ${this.tries} retransmissions`)
       return
     }
-    this.tries++
-    if (this.s.windowsize > 1) this.burst = Math.max(1, Math.floor(this.burst / 2))
+    if (this.timerFast) this.fastUsed = true
+    else this.tries++
+    this.shrink()
     this.sendWindow(true)
   }
 
