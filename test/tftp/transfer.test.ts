@@ -8,10 +8,12 @@ import { decode, OP, type Packet } from '../../src/tftp/packet.js'
 class FakeIo {
   sent: Packet[] = []
   nowMs = 0
-  timers = new Map<number, { at: number, fn: () => void }>()
+  timers = new Map<number, { at: number, ms: number, fn: () => void }>()
   private id = 0
   send (parts: Buffer | Buffer[]): void { this.sent.push(decode(Array.isArray(parts) ? Buffer.concat(parts) : parts)) }
-  setTimer (ms: number, fn: () => void): unknown { this.timers.set(++this.id, { at: this.nowMs + ms, fn }); return this.id }
+  setTimer (ms: number, fn: () => void): unknown { this.timers.set(++this.id, { at: this.nowMs + ms, ms, fn }); return this.id }
+  /** like Node's Timeout.refresh(): same delay, counted from now */
+  refreshTimer (h: unknown): void { const e = this.timers.get(h as number); if (e !== undefined) e.at = this.nowMs + e.ms }
   clearTimer (h: unknown): void { this.timers.delete(h as number) }
   deferred: Array<() => void> = []
   defer (fn: () => void): void { this.deferred.push(fn) }
@@ -32,6 +34,8 @@ class FakeIo {
   }
   take (): Packet[] { this.drain(); const s = this.sent; this.sent = []; return s }
   blocks (): number[] { return this.take().map(p => (p.op === OP.DATA ? p.block : -p.op)) }
+  /** blocks sent back to back so far, before any deferred burst runs: the effective window */
+  burst (): number[] { return this.sent.map(p => (p.op === OP.DATA ? p.block : -p.op)) }
 }
 
 function setup (size: number, s: Partial<TransferSettings> = {}): { io: FakeIo, tr: ReadTransfer, data: Buffer, end: TransferResult[] } {
@@ -206,4 +210,73 @@ t.test('abort tells the client and ends', async t => {
   tr.abort('server shutting down')
   t.match(io.take(), [{ op: OP.ERROR, code: 0, message: 'server shutting down' }])
   t.match(end, [{ result: 'aborted' }])
+})
+
+t.test('effective window: a partial ACK resends at once from the next block and halves it; clean windows grow it back', async t => {
+  const { io, tr, end } = setup(512 * 100, { windowsize: 8 })
+  tr.start()
+  t.same(io.blocks(), [1, 2, 3, 4, 5, 6, 7, 8], 'starts at the full window (8 x 512 B is under the first-burst budget)')
+  tr.handle(ack(8))
+  t.same(io.blocks(), [9, 10, 11, 12, 13, 14, 15, 16])
+  t.equal(tr.handle(ack(12)), true, 'the client lost 13 (RFC 7440 §4): partial ACK accepted')
+  t.same(io.burst(), [13, 14, 15, 16], 'resent at once, without waiting for the timer, in a burst of 4 (halved)')
+  t.same(io.blocks(), [13, 14, 15, 16, 17, 18, 19, 20], 'the window is still 8 blocks')
+  t.equal(tr.handle(ack(12)), false, 'the same ACK again (the client saw more blocks after the gap) is ignored')
+  t.same(io.blocks(), [], 'no second burst for a duplicate ACK')
+  t.equal(io.deferred.length, 0)
+  tr.handle(ack(20))
+  t.equal(io.burst().length, 4, 'a restarted window does not grow the effective window')
+  io.take()
+  const sizes: number[] = []
+  for (const b of [28, 36, 44, 52, 60]) {
+    tr.handle(ack(b))
+    sizes.push(io.burst().length)
+    io.take()
+  }
+  t.same(sizes, [5, 6, 7, 8, 8], 'grows by one per clean window, never above the negotiated windowsize')
+  tr.handle(ack(62)) // partial again
+  t.equal(io.burst().length, 4, 'halved again')
+  io.take()
+  for (const b of [70, 78, 86, 94, 101]) { t.ok(tr.handle(ack(b)), `ACK ${b}`); io.take() } // 100 full blocks + an empty 101st
+  t.match(end, [{ result: 'ok', bytes: 512 * 100 }])
+})
+
+t.test('effective window: a timeout halves it; an ACK for a block sent before the retransmission still counts', async t => {
+  const { io, tr } = setup(512 * 40, { windowsize: 8 })
+  tr.start()
+  io.take()
+  io.fire() // no ACK at all: the window is resent in bursts of 4
+  t.same(io.burst(), [1, 2, 3, 4])
+  t.equal(tr.handle(ack(8)), true, 'ACK 8 (the client had the first copy of all 8) is not taken for a bogus ACK')
+  t.same(io.blocks(), [1, 2, 3, 4, 9, 10, 11, 12, 13, 14, 15, 16], 'the stale rest of the retransmission is dropped')
+  t.equal(tr.handle(ack(17)), false, 'an ACK for a block never sent is still ignored')
+})
+
+t.test('windowed transfers retransmit a window once after 4 x the measured round trip, then on the configured timeout', async t => {
+  const { io, tr, end } = setup(512 * 40, { windowsize: 8, timeoutMs: 1000, retries: 2 })
+  tr.start()
+  t.equal(io.pendingDelay(), 1000, 'no round trip measured yet: the configured timeout')
+  io.take()
+  io.nowMs += 10
+  tr.handle(ack(8))
+  t.equal(io.pendingDelay(), 40, 'RFC 1123 §4.2.3.2 adaptive timeout: 4 x 10 ms')
+  io.take()
+  io.fire() // the tail of the window was lost: the client waits silently
+  t.same(io.blocks(), [9, 10, 11, 12, 13, 14, 15, 16], 'early retransmission of the window')
+  t.same([io.pendingDelay()], [1000], 'then the configured timeout')
+  io.fire()
+  t.equal(io.pendingDelay(), 2000, 'doubling')
+  io.fire()
+  t.equal(end.length, 0, 'two full retransmissions allowed (retries 2)')
+  io.fire()
+  t.match(end, [{ result: 'timeout' }], 'given up after `retries` full timeouts, as before')
+})
+
+t.test('the adaptive timeout has a floor of 20 ms and is not used in lockstep', async t => {
+  const w = setup(512 * 40, { windowsize: 8 })
+  w.tr.start(); w.io.nowMs += 1; w.tr.handle(ack(8))
+  t.equal(w.io.pendingDelay(), 20)
+  const l = setup(512 * 40, { windowsize: 1 })
+  l.tr.start(); l.io.nowMs += 1; l.tr.handle(ack(1))
+  t.equal(l.io.pendingDelay(), 1000, 'lockstep keeps the configured timeout (firmware clients)')
 })
