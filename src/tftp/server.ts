@@ -52,6 +52,14 @@ function bindSocket (socket: dgram.Socket, address: string, port: number): Promi
   })
 }
 
+/**
+ * Transfer sockets only ever send to the peer's IP literal: resolve it synchronously instead of through
+ * dns.lookup, which defers every datagram by a process.nextTick (measurable in lockstep, one send per ACK).
+ */
+const literalLookup = ((address: string, _o: unknown, cb: (err: Error | null, address: string, family: number) => void): void => {
+  cb(null, address, 4)
+}) as unknown as dgram.SocketOptions['lookup']
+
 function closeSocket (s: dgram.Socket): void {
   try { s.close() } catch { /* already closed */ }
 }
@@ -179,7 +187,7 @@ export class TftpServer {
     slot.source = content.source
     const neg = negotiate(req.options, cfg, content.source.size)
     if (content.source instanceof FileSource) content.source.setReadAhead(neg.blksize, neg.windowsize)
-    const socket = dgram.createSocket('udp4')
+    const socket = dgram.createSocket({ type: 'udp4', lookup: literalLookup })
     slot.socket = socket
     socket.on('error', err => this.log.debug({ err, client: slot.key }, 'tftp transfer socket error'))
     try {
