@@ -1,7 +1,7 @@
 // The DHCP service: proxyDHCP (default) or full DHCP, per config. Undefined when dhcp.mode is off at startup.
 import type { AppContext, Service } from '../service.js'
 import { createDhcpGate } from '../policy/gate.js'
-import { DhcpSockets } from './server.js'
+import { DhcpSockets, warmUpUdp } from './server.js'
 import { Responder } from './responder.js'
 import { warmUp, warmUpResponder } from './warmup.js'
 
@@ -24,6 +24,7 @@ export function createService (ctx: AppContext): DhcpService | undefined {
       if (cfg.dhcp.mode === 'proxy') {
         warmUp(cfg)
         await warmUpResponder(ctx)
+        await warmUpUdp().catch((err: unknown) => log.debug({ err }, 'udp warm-up failed (harmless)'))
       }
       await sockets.start({ address: cfg.server.bind, dhcpPort: cfg.ports.dhcp, proxyPort: cfg.ports.proxyDhcp },
         (msg, from, via) => { void responder.handle(msg, from, via) })
