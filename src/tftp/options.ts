@@ -27,6 +27,8 @@ const TIMEOUT_MIN = 1
 const TIMEOUT_MAX = 255
 const WINDOW_MIN = 1
 const WINDOW_MAX = 65535
+/** payload bytes of the largest window we agree to (see negotiate) */
+const WINDOW_BYTES = 64 * 1024
 
 /** A decimal integer and nothing else ("1468", not "1468abc", " 1468" or "0x5bc"). */
 function int (s: string): number | undefined {
@@ -81,6 +83,13 @@ export function negotiate (requested: Readonly<Record<string, string>>, limits: 
       // An empty file gets no tsize: curl rejects "tsize 0" in an OACK as an illegal operation (error 71).
       if (int(value) !== undefined && size > 0) oack.tsize = String(size)
     }
+  }
+  if (out.windowsize > 1 && out.windowsize * out.blksize > WINDOW_BYTES) {
+    // RFC 7440 §3: the server may answer a smaller windowsize than requested. A window is sent back to back
+    // and a client's default Linux receive buffer (208 KiB) holds only about 12 datagrams of 8 KiB, so a
+    // bigger window loses its tail every time (atftp at 8192 x 16), which only a timeout can recover.
+    out.windowsize = Math.max(1, Math.floor(WINDOW_BYTES / out.blksize))
+    oack.windowsize = String(out.windowsize)
   }
   if (Object.keys(oack).length > 0) out.oack = oack
   return out
