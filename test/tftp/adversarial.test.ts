@@ -135,16 +135,22 @@ t.test('a new RRQ from a port whose transfer already progressed restarts it (cli
   const rrq = encodeRequest(OP.RRQ, 'small.bin', 'octet')
   const got: Array<{ p: Packet, from: number }> = []
   s.on('message', (m, r) => got.push({ p: decode(m), from: r.port }))
+  // Wait for what is expected rather than a fixed time: under load 100 ms is not always enough.
+  const until = async (n: number): Promise<void> => {
+    for (let i = 0; i < 200 && got.length < n; i++) await new Promise(resolve => setTimeout(resolve, 10))
+  }
   s.send(rrq, port, '127.0.0.1')
-  await new Promise(resolve => setTimeout(resolve, 100))
+  await until(1)
   const firstPort = got[0].from
   s.send(encodeAck(1), firstPort, '127.0.0.1')
-  await new Promise(resolve => setTimeout(resolve, 100))
-  t.match(got.map(g => g.p), [{ op: OP.DATA, block: 1 }, { op: OP.DATA, block: 2 }])
+  await until(2)
+  t.match(got.slice(0, 2).map(g => g.p), [{ op: OP.DATA, block: 1 }, { op: OP.DATA, block: 2 }])
   got.length = 0
   s.send(rrq, port, '127.0.0.1')
-  await new Promise(resolve => setTimeout(resolve, 100))
+  await until(1)
+  await new Promise(resolve => setTimeout(resolve, 50)) // room for a stray ERROR from the old transfer to show up
   t.match(got.map(g => g.p), [{ op: OP.DATA, block: 1 }], 'a fresh DATA 1 and no ERROR from the old transfer')
+  t.notOk(got.some(g => g.p.op === OP.ERROR), 'no ERROR from the superseded transfer')
   t.not(got[0]?.from, firstPort, 'from a new transfer port')
   t.match(logs.find(l => l.msg === 'tftp transfer end'), { result: 'aborted', message: 'superseded by a new request' })
 })
