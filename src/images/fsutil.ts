@@ -43,31 +43,8 @@ export function diskFullOr (err: unknown, dir: string): unknown {
 
 const CHUNK = 1024 * 1024
 
-/** Streams `src` to the open handle `dst`, hashing as it goes, then fsyncs `dst`. Returns size and SHA-256. */
-export async function copyHashed (src: string, dst: FileHandle): Promise<{ size: number, sha256: string }> {
-  const hash = createHash('sha256')
-  const fh = await open(src, 'r')
-  const buf = Buffer.allocUnsafe(CHUNK)
-  let size = 0
-  try {
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, CHUNK, size)
-      if (bytesRead === 0) break
-      const chunk = buf.subarray(0, bytesRead)
-      hash.update(chunk)
-      let off = 0
-      while (off < bytesRead) off += (await dst.write(chunk, off, bytesRead - off)).bytesWritten
-      size += bytesRead
-    }
-  } finally {
-    await fh.close()
-  }
-  await dst.sync()
-  return { size, sha256: hash.digest('hex') }
-}
-
-/** SHA-256 and size of a file, read in 1 MiB chunks. */
-export async function hashFile (path: string): Promise<{ size: number, sha256: string }> {
+/** Reads `path` in 1 MiB chunks, hashing each and handing it to `each` (the buffer is reused: copy to keep it). */
+async function hashChunks (path: string, each?: (chunk: Buffer) => Promise<void>): Promise<{ size: number, sha256: string }> {
   const hash = createHash('sha256')
   const fh = await open(path, 'r')
   const buf = Buffer.allocUnsafe(CHUNK)
@@ -76,13 +53,30 @@ export async function hashFile (path: string): Promise<{ size: number, sha256: s
     for (;;) {
       const { bytesRead } = await fh.read(buf, 0, CHUNK, size)
       if (bytesRead === 0) break
-      hash.update(buf.subarray(0, bytesRead))
+      const chunk = buf.subarray(0, bytesRead)
+      hash.update(chunk)
+      if (each !== undefined) await each(chunk)
       size += bytesRead
     }
   } finally {
     await fh.close()
   }
   return { size, sha256: hash.digest('hex') }
+}
+
+/** Streams `src` to the open handle `dst`, hashing as it goes, then fsyncs `dst`. Returns size and SHA-256. */
+export async function copyHashed (src: string, dst: FileHandle): Promise<{ size: number, sha256: string }> {
+  const result = await hashChunks(src, async (chunk) => {
+    let off = 0
+    while (off < chunk.length) off += (await dst.write(chunk, off, chunk.length - off)).bytesWritten
+  })
+  await dst.sync()
+  return result
+}
+
+/** SHA-256 and size of a file, read in 1 MiB chunks. */
+export async function hashFile (path: string): Promise<{ size: number, sha256: string }> {
+  return await hashChunks(path)
 }
 
 /** fsync a directory so a rename or unlink inside it survives a crash. */
