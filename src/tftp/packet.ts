@@ -127,12 +127,17 @@ export function encodeRequest (op: 1 | 2, filename: string, mode = 'octet', opti
   return Buffer.concat([opcode(op), strings(parts)])
 }
 
-/** The 4-byte DATA header; the payload is sent beside it (sendmsg iovec) so file bytes are never copied. */
-export function dataHeader (block: number): Buffer {
+/** A 4-byte opcode + block header (DATA and ACK share it, RFC 1350 §5). */
+function blockHeader (op: number, block: number): Buffer {
   const b = Buffer.allocUnsafe(4)
-  b.writeUInt16BE(OP.DATA, 0)
+  b.writeUInt16BE(op, 0)
   b.writeUInt16BE(block & 0xffff, 2)
   return b
+}
+
+/** The 4-byte DATA header; the payload is sent beside it (sendmsg iovec) so file bytes are never copied. */
+export function dataHeader (block: number): Buffer {
+  return blockHeader(OP.DATA, block)
 }
 
 export function encodeData (block: number, data: Buffer): Buffer {
@@ -140,10 +145,7 @@ export function encodeData (block: number, data: Buffer): Buffer {
 }
 
 export function encodeAck (block: number): Buffer {
-  const b = Buffer.allocUnsafe(4)
-  b.writeUInt16BE(OP.ACK, 0)
-  b.writeUInt16BE(block & 0xffff, 2)
-  return b
+  return blockHeader(OP.ACK, block)
 }
 
 export function encodeError (code: number, message: string): Buffer {
