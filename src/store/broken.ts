@@ -28,6 +28,6 @@ export function failingStore (inner: Store, fails: (collection: Collection, meth
 /** A store whose every call rejects with StoreError (code NB_ERR_STORE); close() resolves. */
 export function createBrokenStore (): Store {
   const reject = async (): Promise<never> => { throw storeError('broken store', new Error('injected failure (broken store)')) }
-  const coll = { get: reject, put: reject, delete: reject, list: reject, recordSighting: reject, update: reject, create: reject, listByMachine: reject, appendEvent: reject, events: reject }
+  const coll = { get: reject, put: reject, delete: reject, list: reject, recordSighting: reject, recordSightings: reject, ping: reject, update: reject, create: reject, listByMachine: reject, appendEvent: reject, events: reject }
   return { machines: coll, deployments: coll, leases: coll, images: coll, close: async () => {} }
 }

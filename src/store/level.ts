@@ -5,6 +5,7 @@
 //   events      deploymentId \0 seq(10)     → DeploymentEvent
 //   leases      mac                         → Lease
 //   images      id                          → ImageEntry
+//   meta        'ping'                      → { at, pid }  (machines.ping: proves the store writable and readable)
 // Durability: LevelDB appends every write to its log with write(2) before the promise resolves, so an
 // acknowledged write survives kill -9 of this process. Writes whose loss on power failure would hurt
 // (deployment state, state-changing events, leases, image catalogue, admin machine edits) also pass
@@ -24,6 +25,7 @@ interface Sub<V> {
   get (k: string): Promise<V | undefined>
   getMany (ks: string[]): Promise<Array<V | undefined>>
   put (k: string, v: V, o?: { sync?: boolean }): Promise<void>
+  batch (ops: Array<{ type: 'put', key: string, value: V }>, o?: { sync?: boolean }): Promise<void>
   del (k: string, o?: { sync?: boolean }): Promise<void>
   keys (o: object): { all (): Promise<string[]> }
   values (o: object): { all (): Promise<V[]> }
@@ -64,8 +66,28 @@ async function values<V> (s: Sub<V>, range: { gt?: string, lt?: string } = {}): 
   return await s.values(range).all()
 }
 
+/**
+ * Runs `fn` holding the locks of all `keys` at once. Every key's turn is taken in one synchronous step (lock.run
+ * registers its tail before its first await), so a multi-key holder only ever waits for holders registered before
+ * it: no lock-order cycle, no deadlock with other batches or single-key calls.
+ */
+async function withKeys<T> (lock: KeyedLock, keys: readonly string[], fn: () => Promise<T>): Promise<T> {
+  let release = (): void => {}
+  const done = new Promise<void>(resolve => { release = resolve })
+  const turns = keys.map(async k => await new Promise<void>(resolve => {
+    void lock.run(k, async () => { resolve(); await done })
+  }))
+  try {
+    await Promise.all(turns)
+    return await fn()
+  } finally {
+    release()
+  }
+}
+
 function machineStore (db: ClassicLevel<string, string>): MachineStore {
   const s = sub<Machine>(db, 'machines')
+  const meta = sub<{ at: string, pid: number }>(db, 'meta')
   const lock = new KeyedLock()
   return {
     get: async (mac) => await guard('machines.get', async () => await s.get(mac)),
@@ -75,6 +97,24 @@ function machineStore (db: ClassicLevel<string, string>): MachineStore {
         await s.put(sighting.mac, merged)
         return merged
       })),
+    // One getMany and one batch for the whole list, under the locks of all its MACs (an update or a single
+    // sighting of one of them runs before or after, never between the read and the write). Not fsynced, like
+    // recordSighting.
+    recordSightings: async (list) => await guard('machines.recordSightings', async () => {
+      if (list.length === 0) return []
+      const macs = [...new Set(list.map(e => e.sighting.mac))]
+      return await withKeys(lock, macs, async () => {
+        const found = await s.getMany(macs)
+        const current = new Map(macs.map((mac, i) => [mac, found[i]]))
+        const out = list.map(({ sighting, at }) => {
+          const merged = mergeSighting<Machine>(current.get(sighting.mac), sighting, at)
+          current.set(sighting.mac, merged)
+          return merged
+        })
+        await s.batch(macs.map(mac => ({ type: 'put' as const, key: mac, value: current.get(mac) as Machine })))
+        return out
+      })
+    }),
     update: async (mac, patch) => await guard('machines.update', async () =>
       await lock.run(mac, async () => {
         const stored = await s.get(mac)
@@ -83,7 +123,16 @@ function machineStore (db: ClassicLevel<string, string>): MachineStore {
         await s.put(mac, next, SYNC)
         return next
       })),
-    list: async () => await guard('machines.list', async () => await values(s))
+    list: async () => await guard('machines.list', async () => await values(s)),
+    // The same native calls as recordSightings (batch, getMany) plus a read of the machines table, so a
+    // successful ping has also started the thread pool and opened the table files the first sightings touch.
+    ping: async () => await guard('machines.ping', async () => {
+      const at = new Date().toISOString()
+      await meta.batch([{ type: 'put', key: 'ping', value: { at, pid: process.pid } }])
+      const [back] = await meta.getMany(['ping'])
+      if (back?.at !== at) throw new Error('ping record read back differs from what was written')
+      await s.keys({ limit: 1 }).all()
+    })
   }
 }
 

@@ -19,6 +19,18 @@ function machines (): MachineStore {
       m.set(s.mac, merged)
       return jsonCopy(merged)
     },
+    async recordSightings (list) {
+      // Synchronous from here on: no other caller interleaves; merged first, then stored (all or nothing).
+      const next = new Map<string, Machine>()
+      const out = list.map(({ sighting, at }) => {
+        const merged = mergeSighting<Machine>(next.get(sighting.mac) ?? m.get(sighting.mac), sighting, at)
+        next.set(sighting.mac, merged)
+        return jsonCopy(merged)
+      })
+      for (const [mac, v] of next) m.set(mac, v)
+      return out
+    },
+    async ping () {},
     async update (mac, patch) {
       const stored = m.get(mac)
       if (stored === undefined) throw new NotFoundError(`no machine ${mac}`)

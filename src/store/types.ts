@@ -79,6 +79,13 @@ export interface MachineStore {
   get (mac: string): Promise<Machine | undefined>
   /** Record a sighting at `at`: creates the machine (firstSeen = lastSeen = at) or merges into it. */
   recordSighting (s: MachineSighting, at: Date): Promise<Machine>
+  /**
+   * Record many sightings in one store write, each merged as by recordSighting, in list order (two sightings of one
+   * MAC: the second merges into the first). Returns the machine after each entry, in list order. All or nothing.
+   */
+  recordSightings (list: ReadonlyArray<{ sighting: MachineSighting, at: Date }>): Promise<Machine[]>
+  /** Proves the store usable: a real write and read-back of a meta record (never a machine). Rejects like any call. */
+  ping (): Promise<void>
   update (mac: string, patch: Partial<Omit<Machine, 'mac' | 'firstSeen'>>): Promise<Machine>
   list (): Promise<Machine[]>
 }

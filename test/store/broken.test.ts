@@ -7,6 +7,8 @@ import type { Store } from '../../src/store/types.js'
 const calls = (s: Store): Array<[string, () => Promise<unknown>]> => [
   ['machines.get', async () => await s.machines.get('aa:bb:cc:dd:ee:ff')],
   ['machines.recordSighting', async () => await s.machines.recordSighting({ mac: 'aa:bb:cc:dd:ee:ff' }, new Date())],
+  ['machines.recordSightings', async () => await s.machines.recordSightings([{ sighting: { mac: 'aa:bb:cc:dd:ee:ff' }, at: new Date() }])],
+  ['machines.ping', async () => await s.machines.ping()],
   ['machines.update', async () => await s.machines.update('aa:bb:cc:dd:ee:ff', { protected: true })],
   ['machines.list', async () => await s.machines.list()],
   ['deployments.get', async () => await s.deployments.get('d')],

@@ -72,6 +72,65 @@ export function storeContract (t: Test, h: StoreHarness): void {
     t.match(m, { serial: 'S', uuid: '11111111-2222-3333-4444-555555555555', arch: 'bios', lastSeen: '2026-01-01T00:00:03.000Z' })
   })
 
+  t.test('machines: recordSightings creates new machines and merges into stored ones, in list order', async t => {
+    await store.machines.recordSighting({ mac: MAC, arch: 'bios', serial: 'SN1' }, new Date('2026-01-01T10:00:00Z'))
+    await store.machines.update(MAC, { protected: true })
+    const at = new Date('2026-01-02T10:00:00Z')
+    const got = await store.machines.recordSightings([
+      { sighting: { mac: MAC2, arch: 'efi-x64', vendorClass: 'PXEClient:Arch:00007' }, at },
+      { sighting: { mac: MAC, arch: 'efi-x64', serial: undefined }, at }
+    ])
+    t.same(got[0], { mac: MAC2, arch: 'efi-x64', vendorClass: 'PXEClient:Arch:00007', firstSeen: at.toISOString(), lastSeen: at.toISOString() }, 'new machine: firstSeen = lastSeen')
+    t.same(got[1], { mac: MAC, arch: 'efi-x64', serial: 'SN1', protected: true, firstSeen: '2026-01-01T10:00:00.000Z', lastSeen: at.toISOString() },
+      'merged as recordSighting merges: defined fields overwrite, firstSeen and admin flags kept')
+    t.same(await store.machines.list(), [got[1], got[0]], 'both stored')
+    got[0].arch = 'bios'
+    t.equal((await store.machines.get(MAC2))?.arch, 'efi-x64', 'returned objects are copies')
+  })
+
+  t.test('machines: recordSightings with one MAC twice merges the second into the first', async t => {
+    const got = await store.machines.recordSightings([
+      { sighting: { mac: MAC, arch: 'bios', serial: 'S' }, at: new Date('2026-01-01T00:00:02Z') },
+      { sighting: { mac: MAC, uuid: '11111111-2222-3333-4444-555555555555' }, at: new Date('2026-01-01T00:00:03Z') },
+      { sighting: { mac: MAC, arch: 'efi-x64' }, at: new Date('2026-01-01T00:00:01Z') }
+    ])
+    t.equal(got.length, 3, 'one machine per entry')
+    t.same(got[0], { mac: MAC, arch: 'bios', serial: 'S', firstSeen: '2026-01-01T00:00:02.000Z', lastSeen: '2026-01-01T00:00:02.000Z' })
+    const last = { mac: MAC, arch: 'efi-x64', serial: 'S', uuid: '11111111-2222-3333-4444-555555555555', firstSeen: '2026-01-01T00:00:02.000Z', lastSeen: '2026-01-01T00:00:03.000Z' }
+    t.same(got[2], last, 'later entries merge into earlier ones; an older time does not move lastSeen back')
+    t.same(await store.machines.get(MAC), last)
+    t.same(await store.machines.list(), [last], 'one record')
+  })
+
+  t.test('machines: recordSightings of an empty list writes nothing', async t => {
+    t.same(await store.machines.recordSightings([]), [])
+    t.same(await store.machines.list(), [])
+  })
+
+  t.test('machines: recordSightings racing update, recordSighting and another batch of the same MACs loses nothing', async t => {
+    await store.machines.recordSightings([{ sighting: { mac: MAC }, at: new Date('2026-01-01T00:00:00Z') }, { sighting: { mac: MAC2 }, at: new Date('2026-01-01T00:00:00Z') }])
+    for (let round = 0; round < 5; round++) {
+      const at = new Date(Date.UTC(2026, 0, 2, 0, 0, round))
+      await Promise.all([
+        store.machines.recordSightings([{ sighting: { mac: MAC, serial: `S${round}` }, at }, { sighting: { mac: MAC2, serial: `S${round}` }, at }]),
+        store.machines.update(MAC, { reimageAfter: `r${round}` }),
+        store.machines.recordSightings([{ sighting: { mac: MAC2, product: `P${round}` }, at }, { sighting: { mac: MAC, product: `P${round}` }, at }]),
+        store.machines.recordSighting({ mac: MAC, manufacturer: `M${round}` }, at),
+        store.machines.update(MAC2, { reimageAfter: `r${round}` })
+      ])
+      for (const mac of [MAC, MAC2]) {
+        t.match(await store.machines.get(mac), { serial: `S${round}`, product: `P${round}`, reimageAfter: `r${round}`, lastSeen: at.toISOString() }, `round ${round} ${mac}: every writer's field is there`)
+      }
+      t.match(await store.machines.get(MAC), { manufacturer: `M${round}` })
+    }
+  })
+
+  t.test('machines: ping resolves on a working store and leaves the machine list alone', async t => {
+    await store.machines.ping()
+    await store.machines.ping()
+    t.same(await store.machines.list(), [])
+  })
+
   t.test('machines: update patches, removes keys set to undefined, rejects a missing machine', async t => {
     await store.machines.recordSighting({ mac: MAC }, new Date('2026-01-01T00:00:00Z'))
     const u = await store.machines.update(MAC, { protected: true, reimageAfter: '2026-02-01T00:00:00.000Z' })
