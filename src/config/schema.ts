@@ -53,7 +53,8 @@ export const TftpSchema = Type.Object({
   maxBlksize: Type.Integer({ minimum: 8, maximum: 65464, default: 65464, description: 'RFC 2348 upper bound we accept' }),
   maxWindowsize: Type.Integer({ minimum: 1, maximum: 65535, default: 64, description: 'RFC 7440 upper bound we accept' }),
   retries: Type.Integer({ minimum: 1, maximum: 50, default: 6, description: 'retransmissions before a transfer is abandoned' }),
-  timeoutMs: Type.Integer({ minimum: 100, maximum: 255000, default: 1000, description: 'first retransmission timeout (doubles each retry)' })
+  timeoutMs: Type.Integer({ minimum: 100, maximum: 255000, default: 1000, description: 'first retransmission timeout (doubles each retry)' }),
+  busyPollMicroseconds: Type.Integer({ minimum: 0, maximum: 10000, default: 200, description: 'after sending, keep polling this long for the client\'s ACK instead of sleeping (faster lockstep transfers for clients that answer within it, at the cost of CPU); 0 turns it off' })
 }, { additionalProperties: false, default: {} })
 
 export const HttpSchema = Type.Object({

@@ -11,6 +11,7 @@ import { openContent } from './content.js'
 import { FileCache } from './cache.js'
 import { VirtualFiles } from './virtual.js'
 import { FileSource, type Source } from './source.js'
+import { AnswerTime, BusyPoll } from '../net/busy-poll.js'
 
 export type TftpSettings = AppConfig['tftp']
 
@@ -35,6 +36,10 @@ interface Slot {
   socket?: dgram.Socket
   source?: Source
   transfer?: ReadTransfer
+  /** how fast the client ACKs: busy polling is held only for clients that answer within the budget */
+  answer: AnswerTime
+  /** tftp.busyPollMicroseconds when the transfer started */
+  pollBudget: number
 }
 
 const SOCKET_BUFFER = 4 * 1024 * 1024
@@ -72,6 +77,8 @@ export class TftpServer {
   private bindAddress = '0.0.0.0'
   private readonly slots = new Map<string, Slot>()
   private readonly perClient = new Map<string, number>()
+  /** one for all transfers: the loop is shared, so is the polling */
+  readonly busyPoll = new BusyPoll()
 
   constructor (private readonly deps: TftpServerDeps) {
     this.log = deps.log
@@ -160,7 +167,7 @@ export class TftpServer {
       this.replyError(peer, ERR.NOT_DEFINED, 'server busy, retry')
       return
     }
-    const slot: Slot = { key, peer, file: req.filename, closed: false }
+    const slot: Slot = { key, peer, file: req.filename, closed: false, answer: new AnswerTime(), pollBudget: cfg.busyPollMicroseconds }
     this.slots.set(key, slot)
     this.perClient.set(peer.address, mine + 1)
     this.begin(slot, req, cfg).catch(err => {
@@ -206,16 +213,21 @@ export class TftpServer {
       oack: neg.oack,
       timeoutMs: neg.timeoutMs ?? cfg.timeoutMs,
       retries: cfg.retries
-    }, this.io(socket, slot.peer), r => this.ended(slot, r, content.from))
+    }, this.io(socket, slot), r => this.ended(slot, r, content.from))
     slot.transfer = transfer
     socket.on('message', (msg, rinfo) => this.onTransferDatagram(slot, msg, rinfo))
     this.log.info({ client: slot.key, file: content.file, from: content.from, size: content.source.size, options: req.options, blksize: neg.blksize, windowsize: neg.windowsize }, 'tftp transfer start')
     transfer.start()
   }
 
-  private io (socket: dgram.Socket, peer: Peer): TransferIo {
+  private io (socket: dgram.Socket, slot: Slot): TransferIo {
+    const { peer, answer } = slot
     return {
-      send: parts => socket.send(parts as Buffer, peer.port, peer.address),
+      send: parts => {
+        socket.send(parts as Buffer, peer.port, peer.address)
+        answer.sent()
+        if (answer.worthPolling(slot.pollBudget)) this.busyPoll.hold(slot.pollBudget)
+      },
       setTimer: (ms, fn) => setTimeout(fn, ms),
       clearTimer: h => clearTimeout(h as NodeJS.Timeout),
       refreshTimer: h => { (h as NodeJS.Timeout).refresh() },
@@ -232,6 +244,7 @@ export class TftpServer {
         slot.socket?.send(encodeError(ERR.UNKNOWN_TID, 'unknown transfer ID'), rinfo.port, rinfo.address)
         return
       }
+      slot.answer.answered()
       let p: Packet
       try {
         p = decode(msg)

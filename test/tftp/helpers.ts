@@ -32,6 +32,7 @@ export function tftpConfig (root: string, o: TftpOverrides = {}): AppConfig {
     maxWindowsize: 64,
     retries: 6,
     timeoutMs: 1000,
+    busyPollMicroseconds: 200,
     ...o
   }
   // Only the fields the TFTP service reads; the rest of AppConfig belongs to other services.

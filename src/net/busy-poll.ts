@@ -1,0 +1,75 @@
+// Busy polling of the event loop: the user-space counterpart of Linux's SO_BUSY_POLL, which Node cannot set.
+// After a datagram goes out whose answer is due within microseconds (a lockstep TFTP ACK on a LAN), the loop keeps
+// turning through setImmediate, so libuv polls epoll with a zero timeout instead of blocking in epoll_wait until
+// the answer wakes the thread. On the machines measured (2-vCPU VMs) that wake-up alone (halt, IPI, reschedule)
+// cost more than everything else in a lockstep round trip: bench/tftp shows the difference side by side with
+// tftpd-hpa, with the CPU time each server used. The cost is CPU: the main thread stays busy up to `budget`
+// microseconds after each send, so callers hold it only for peers that answer within the budget.
+import { performance } from 'node:perf_hooks'
+
+export interface BusyPollDeps {
+  /** milliseconds, fractional (performance.now) */
+  now: () => number
+  /** runs fn on the next turn of the loop, after pending I/O has been polled (setImmediate) */
+  schedule: (fn: () => void) => void
+}
+
+const realDeps: BusyPollDeps = { now: () => performance.now(), schedule: fn => { setImmediate(fn) } }
+
+export class BusyPoll {
+  private until = 0
+  private running = false
+  /** loop turns spent polling since creation (for logs and tests) */
+  turns = 0
+  /** hold() calls since creation */
+  holds = 0
+
+  constructor (private readonly deps: BusyPollDeps = realDeps) {}
+
+  /** True while the loop is being kept busy. */
+  get active (): boolean { return this.running }
+
+  /** Keeps the loop polling for at least `micros` microseconds from now (extends, never shortens). */
+  hold (micros: number): void {
+    if (!(micros > 0)) return
+    this.holds++
+    const until = this.deps.now() + micros / 1000
+    if (until > this.until) this.until = until
+    if (this.running) return
+    this.running = true
+    this.deps.schedule(this.turn)
+  }
+
+  private readonly turn = (): void => {
+    if (this.deps.now() >= this.until) {
+      this.running = false
+      return
+    }
+    this.turns++
+    this.deps.schedule(this.turn)
+  }
+}
+
+/**
+ * How long a peer takes to answer, smoothed (RFC 6298 style, gain 1/8), in microseconds: a peer slower than the
+ * busy-poll budget is not polled for (spinning the whole budget would only burn CPU before sleeping anyway).
+ */
+export class AnswerTime {
+  private sentAt = 0
+  /** smoothed answer time in µs; 0 until measured */
+  micros = 0
+
+  constructor (private readonly now: () => number = () => performance.now()) {}
+
+  sent (): void { this.sentAt = this.now() }
+
+  answered (): void {
+    if (this.sentAt === 0) return
+    const sample = (this.now() - this.sentAt) * 1000
+    this.sentAt = 0
+    this.micros = this.micros === 0 ? sample : (7 * this.micros + sample) / 8
+  }
+
+  /** Whether polling for this peer's answer is worth `budget` µs: unmeasured peers get the benefit of the doubt. */
+  worthPolling (budget: number): boolean { return budget > 0 && this.micros <= budget }
+}
