@@ -5,10 +5,14 @@
 // Clients: curl (--tftp-blksize) for windowsize 1, atftp (--option windowsize 16) for windowed runs; tftpd-hpa
 // does not implement RFC 7440, so its "windowsize 16" column is lockstep (it ignores the option).
 // Then 200 concurrent small transfers (our own minimal client, in this process) per server: time for all.
+// Our server runs twice: with the default tftp.busyPollMicroseconds (200) and with busy polling off (0), and every
+// row also prints the CPU seconds each server process used for its runs (utime + stime, children included, from
+// /proc/PID/stat), so what busy polling buys and what it costs are side by side.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { chmod, mkdtemp, readFile, rm, writeFile, readdir } from 'node:fs/promises'
 import { tmpdir, loadavg } from 'node:os'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { tftpGet } from '../../test/tftp/helpers.js'
 
@@ -32,18 +36,32 @@ function fetchReferenceServers (dir: string): string {
   return extracted
 }
 
+/** CPU seconds (user + system, reaped children included) a process used so far; 0 when it is gone. */
+function cpuSeconds (pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')   // fields from 3 (state) on
+    return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100  // utime stime cutime cstime (USER_HZ)
+  } catch { return 0 }
+}
+
+function startOurs (root: string, port: number, busyPoll: number): Promise<ChildProcess> {
+  const p = spawn(process.execPath, ['--import', 'tsx', 'bench/tftp/serve.ts', root, String(port), String(busyPoll)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  return new Promise<ChildProcess>((resolve, reject) => {
+    p.stdout?.once('data', () => resolve(p))
+    p.once('exit', code => reject(new Error(`our server exited (${code})`)))
+  })
+}
+
 async function startServers (ref: string, root: string, base: number): Promise<Server[]> {
   const env = { ...process.env, LD_LIBRARY_PATH: join(ref, 'usr/lib/x86_64-linux-gnu') }
-  const ours = spawn(process.execPath, ['--import', 'tsx', 'bench/tftp/serve.ts', root, String(base)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const ours = await startOurs(root, base, 200)
+  const oursNoPoll = await startOurs(root, base + 3, 0)
   const hpa = spawn(join(ref, 'usr/sbin/in.tftpd'), ['-L', '-u', 'nobody', '-a', `127.0.0.1:${base + 1}`, '-s', root], { env, stdio: 'inherit' })
   const atftpd = spawn(join(ref, 'usr/sbin/atftpd'), ['--daemon', '--no-fork', '--port', String(base + 2), '--bind-address', '127.0.0.1',
     '--user', 'nobody.nogroup', '--maxthread', String(SMALL + 50), '--logfile', '/dev/null', root], { env, stdio: 'inherit' })
-  await new Promise<void>((resolve, reject) => {
-    ours.stdout?.once('data', () => resolve())
-    ours.once('exit', code => reject(new Error(`our server exited (${code})`)))
-  })
   await sleep(500)
-  return [{ name: 'netboot', port: base, proc: ours }, { name: 'tftpd-hpa', port: base + 1, proc: hpa }, { name: 'atftpd', port: base + 2, proc: atftpd }]
+  return [{ name: 'netboot', port: base, proc: ours }, { name: 'netboot-nopoll', port: base + 3, proc: oursNoPoll }, { name: 'tftpd-hpa', port: base + 1, proc: hpa }, { name: 'atftpd', port: base + 2, proc: atftpd }]
 }
 
 function client (ws: number, bs: number, port: number, dest: string): [string, string[]] {
@@ -91,21 +109,26 @@ async function main (): Promise<void> {
     servers.push(...await startServers(ref, root, base))
     const want = sha(big)
     console.log(`64 MiB file (${SIZE_MIB} MiB), median of ${REPS}, loopback; load average before: ${loadavg().map(x => x.toFixed(2)).join(' ')}`)
-    console.log('config                 | netboot MiB/s | tftpd-hpa MiB/s | atftpd MiB/s | vs hpa | vs atftpd')
+    console.log('MiB/s (CPU seconds the server used for its runs); "no poll" is netboot with tftp.busyPollMicroseconds 0')
+    console.log('config                 |       netboot |       no poll |     tftpd-hpa |        atftpd | vs hpa | vs atftpd | no poll vs hpa')
     for (const ws of [1, 16]) {
       for (const bs of [512, 1468, 8192]) {
         const res: number[] = []
+        const cpu: number[] = []
         for (const s of servers) {
+          const cpu0 = cpuSeconds(s.proc.pid)
           const xs: number[] = []
           for (let i = 0; i < REPS; i++) {
             xs.push(await once(ws, bs, s.port, join(work, 'dl.bin'), want))
             if (xs[0] === 0) break // failed (wrong file or no end within 60 s): do not wait for it twice more
           }
           res.push(median(xs))
+          cpu.push(cpuSeconds(s.proc.pid) - cpu0)
         }
         const name = `bs ${bs} ws ${ws} (${ws === 1 ? 'curl' : 'atftp'})`.padEnd(22)
-        const cols = res.map(x => x.toFixed(1).padStart(8))
-        console.log(`${name} | ${cols[0].padStart(13)} | ${cols[1].padStart(15)} | ${cols[2].padStart(12)} | ${(res[0] / res[1]).toFixed(2).padStart(6)} | ${(res[0] / res[2]).toFixed(2).padStart(9)}`)
+        const cols = res.map((x, i) => `${x.toFixed(1)} (${cpu[i].toFixed(1)})`.padStart(13))
+        const [ours, noPoll, hpa, atftpd] = res
+        console.log(`${name} | ${cols.join(' | ')} | ${(ours / hpa).toFixed(2).padStart(6)} | ${(ours / atftpd).toFixed(2).padStart(9)} | ${(noPoll / hpa).toFixed(2).padStart(14)}`)
       }
     }
     const wantSmall = sha(smallFile)
