@@ -1,15 +1,20 @@
 // The machine inventory as seen from DHCP: every PXE machine that asks is recorded (ctx.store.machines), at
 // most once per SIGHTING_INTERVAL_MS per MAC (a ROM retries every few seconds).
 //
-// Whether the reply waits for that write depends on what the store has shown us:
-//  - until a write has succeeded, and after any write fails, the reply waits for it and a failure means silence
-//    (DESIGN.md rule 3: warn with {mac, xid}, send nothing; the firmware retries);
-//  - while the last write succeeded, the sighting goes into a bounded queue and the reply leaves at once; the queue
-//    is drained outside the packet handler (setImmediate, then a timer while it is not empty), at most
-//    SIGHTING_WRITES_PER_SECOND, and not at all in a round where the event loop is behind (the timer fired late):
-//    replies come first, the store gets what is left. A boot storm of new machines is then limited by the DHCP
-//    path, not by the store's write rate. A write that fails there is logged with {mac} and switches back to
-//    waiting; the queue is dropped (those machines are recorded on their next packet).
+// Whether the reply waits for that write depends on what the store has shown us (its health, kept per
+// MachineStore object so that the service's start-up probe and the Responder's Inventory see the same thing):
+//  - until the store is proven (Inventory.probe before the sockets open, or a first write that succeeded), and
+//    after any write fails, the reply waits for the write and a failure means silence (DESIGN.md rule 3: warn
+//    with {mac, xid}, send nothing; the firmware retries);
+//  - while it is proven, the sighting goes into a bounded queue and the reply leaves at once. The queue is drained
+//    outside the packet handler (setImmediate, then a timer while it is not empty) by ONE machines.recordSightings
+//    per round for up to SIGHTING_BATCH_MAX sightings, one batch in flight at a time, and no round while the
+//    event loop is behind (the timer fired late): replies come first, the store gets what is left. A batch that
+//    fails is logged with its MAC count and switches back to waiting; the queue is dropped (those machines are
+//    recorded on their next packet).
+// Measured (test/store/sightings-bench.ts, level store, warm): 1,000 sightings cost the main thread ~57–68 ms as
+// 1,000 recordSighting calls and ~13–21 ms as recordSightings batches, so the old per-write token bucket (250/s)
+// no longer earns its place: one batch of 256 is ~4–5 ms of main-thread work, split between the read and the write.
 import type { Logger } from '../log.js'
 import type { Clock } from '../clock.js'
 import type { MachineSighting, MachineStore } from '../store/types.js'
@@ -18,54 +23,91 @@ import { performance } from 'node:perf_hooks'
 
 /** Sightings of one MAC are written at most this often. */
 export const SIGHTING_INTERVAL_MS = 10_000
-/** Writes in flight at most while writing behind the reply (above SIGHTING_WRITE_BURST: the budget binds first). */
-export const MAX_PENDING_SIGHTINGS = 128
+/** Sightings written at most by one drain round: one machines.recordSightings call (one read, one batch write). */
+export const SIGHTING_BATCH_MAX = 256
+/** Sightings in flight at most while writing behind the reply: one batch. */
+export const MAX_PENDING_SIGHTINGS = SIGHTING_BATCH_MAX
+/** Sightings written at once at most while writing behind the reply (was a token-bucket depth): one batch. */
+export const SIGHTING_WRITE_BURST = SIGHTING_BATCH_MAX
 /** Sightings queued at most while writing behind the reply; beyond it a first contact is not recorded yet. */
 export const MAX_QUEUED_SIGHTINGS = 8192
-/** The queue is drained every this often while not empty. */
+/** The queue is drained every this often while not empty (after the batch in flight has ended). */
 export const SIGHTING_DRAIN_INTERVAL_MS = 20
+/** Upper bound of sightings written per second behind the replies (one full batch per round); not a budget. */
+export const SIGHTING_WRITES_PER_SECOND = SIGHTING_BATCH_MAX * 1000 / SIGHTING_DRAIN_INTERVAL_MS
 /** A drain timer that fires this much late means the loop is saturated by requests: no writes that round. */
 const DRAIN_SKIP_LAG_MS = 10
 /**
- * Writes in flight at most while replies wait for them (start-up, or after a failure); beyond it a first contact
- * is dropped unanswered (the firmware retries). Small, so a storm at start-up does not queue behind a store that
- * has not answered yet: the first success switches to writing behind.
+ * Writes in flight at most while replies wait for them (store not proven, or after a failure); beyond it a first
+ * contact is dropped unanswered (the firmware retries). Small, so a storm does not queue behind a store that has
+ * not answered yet: the first success switches to writing behind.
  */
 export const MAX_WAITING_SIGHTINGS = 32
-/**
- * Writes started per second at most while writing behind the reply (token bucket of SIGHTING_WRITE_BURST). A storm
- * of new machines beyond it is answered without being recorded yet; each is recorded on a later packet (its next
- * DISCOVER or its 4011 REQUEST) or by the HTTP side. Measured in bench/dhcp: at 5,000 new machines/s the store's
- * per-write cost on the main thread otherwise pushed DHCP latency past a second; at 1,000 writes/s the level
- * store's get + put still took ~40 % of a core and the first second of a 5,000/s storm queued up (p99 ~300 ms).
- */
-export const SIGHTING_WRITES_PER_SECOND = 250
-/** Token bucket depth: writes that may start at once after a quiet spell (small: a burst of writes at the start of a storm is what queued replies). */
-export const SIGHTING_WRITE_BURST = 25
+/** Inventory.probe gives up after this long: the service starts anyway, replies wait for writes (rule 3). */
+export const PROBE_TIMEOUT_MS = 5000
 const SIGHTING_MAP_LIMIT = 100_000
 
 export type Admission = 'answer' | 'silent' | 'overloaded'
 
 interface Queued { sighting: MachineSighting, at: Date }
+interface Health { proven: boolean }
+
+const healthByStore = new WeakMap<MachineStore, Health>()
+
+function healthOf (m: MachineStore): Health {
+  let h = healthByStore.get(m)
+  if (h === undefined) {
+    h = { proven: false }
+    healthByStore.set(m, h)
+  }
+  return h
+}
 
 export class Inventory {
+  /**
+   * Proves `machines` healthy with a real write and read (MachineStore.ping), so the first DISCOVERs after start
+   * are answered without waiting for their writes and LevelDB and the thread pool are warm. Rejects (and the store
+   * stays unproven: replies wait for writes) when the ping fails or takes longer than `timeoutMs`.
+   */
+  static async probe (machines: MachineStore, timeoutMs = PROBE_TIMEOUT_MS): Promise<void> {
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => { reject(new Error(`state store did not answer within ${timeoutMs} ms`)) }, timeoutMs)
+      timer.unref()
+    })
+    const ping = machines.ping().then(() => { healthOf(machines).proven = true }, (err: unknown) => {
+      healthOf(machines).proven = false
+      throw err
+    })
+    try {
+      await Promise.race([ping, timeout])
+    } finally {
+      clearTimeout(timer)
+      ping.catch(() => {})  // a ping that fails after the timeout is not an unhandled rejection
+    }
+  }
+
+  /** Whether replies currently go out without waiting for the sighting write (tests, status). */
+  static isProven (machines: MachineStore): boolean {
+    return healthByStore.get(machines)?.proven === true
+  }
+
   private readonly lastWrite = new Map<string, number>()
-  /** writes the replies wait for (store not proven healthy) */
+  /** writes the replies wait for (store not proven) */
   private readonly inflight = new Map<string, Promise<void>>()
   /** sightings to write behind the replies, oldest first */
   private readonly queue = new Map<string, Queued>()
-  private behind = 0
+  /** the batch being written behind the replies */
+  private batch: Map<string, Queued> | undefined
   private drainScheduled = false
-  /** the last completed write succeeded */
-  private healthy = false
-  private tokens = SIGHTING_WRITE_BURST
-  private refilledAt = 0
 
   constructor (private readonly store: () => MachineStore, private readonly clock: Clock, private readonly log: Logger) {}
 
+  private get health (): Health { return healthOf(this.store()) }
+
   /** Records the sighting as needed; says whether the request may be answered. Never rejects. */
   async admit (c: Classified, client: PxeClient): Promise<Admission> {
-    if (this.healthy) {
+    if (this.health.proven) {
       this.enqueue(c, client)
       return 'answer'
     }
@@ -94,7 +136,8 @@ export class Inventory {
   }
 
   private enqueue (c: Classified, client: PxeClient): void {
-    if (this.queue.has(c.mac) || this.inflight.has(c.mac) || this.queue.size >= MAX_QUEUED_SIGHTINGS) return
+    if (this.queue.has(c.mac) || this.inflight.has(c.mac) || this.batch?.has(c.mac) === true) return
+    if (this.queue.size >= MAX_QUEUED_SIGHTINGS) return
     const now = this.clock.now()
     const sighting = this.due(c, client, now)
     if (sighting === undefined) return
@@ -113,51 +156,62 @@ export class Inventory {
     setTimeout(() => { this.drainScheduled = false; this.drain(performance.now() - due) }, delayMs).unref()
   }
 
-  /** Starts queued writes within the budget; `lagMs`: how late this round runs (a busy loop skips writing). */
+  /** Takes up to SIGHTING_BATCH_MAX queued sightings into one batch; `lagMs`: how late this round runs. */
   private drain (lagMs: number): void {
-    if (!this.healthy) { this.queue.clear(); return }
-    if (lagMs < DRAIN_SKIP_LAG_MS) {
-      const nowMs = this.clock.now().getTime()
-      for (const [mac, q] of this.queue) {
-        if (this.behind >= MAX_PENDING_SIGHTINGS || !this.takeToken(nowMs)) break
-        this.queue.delete(mac)
-        this.writeBehind(q)
-      }
+    if (!this.health.proven) { this.queue.clear(); return }
+    if (this.batch !== undefined) return   // its end schedules the next round
+    if (lagMs >= DRAIN_SKIP_LAG_MS) {
+      if (this.queue.size > 0) this.scheduleDrain(SIGHTING_DRAIN_INTERVAL_MS)
+      return
     }
-    if (this.queue.size > 0) this.scheduleDrain(SIGHTING_DRAIN_INTERVAL_MS)
+    const batch = new Map<string, Queued>()
+    for (const [mac, q] of this.queue) {
+      if (batch.size >= SIGHTING_BATCH_MAX) break
+      this.queue.delete(mac)
+      batch.set(mac, q)
+    }
+    if (batch.size > 0) this.writeBatch(batch)
   }
 
-  private writeBehind (q: Queued): void {
-    this.behind++
-    this.write(q.sighting, q.at).then(() => {}, (err: unknown) => {
+  private writeBatch (batch: Map<string, Queued>): void {
+    this.batch = batch
+    this.writeMany([...batch.values()]).catch((err: unknown) => {
       // Answered without waiting: nobody else will report it.
-      this.log.warn({ err, mac: q.sighting.mac, dropped: this.queue.size }, 'machine sighting not recorded (answered already); waiting for the store from now on')
+      this.log.warn({ err, macs: batch.size, dropped: this.queue.size }, 'machine sightings not recorded (answered already); waiting for the store from now on')
       this.queue.clear()
-    }).finally(() => { this.behind-- })
+    }).finally(() => {
+      this.batch = undefined
+      if (this.queue.size > 0) this.scheduleDrain(SIGHTING_DRAIN_INTERVAL_MS)
+    })
   }
 
-  private takeToken (nowMs: number): boolean {
-    const elapsed = nowMs - this.refilledAt
-    if (elapsed < 0 || elapsed > 0) {
-      this.tokens = Math.min(SIGHTING_WRITE_BURST, this.tokens + Math.max(0, elapsed) * SIGHTING_WRITES_PER_SECOND / 1000)
-      this.refilledAt = nowMs
+  /** One batch write; its outcome sets the store's health. */
+  private async writeMany (list: Queued[]): Promise<void> {
+    try {
+      await this.store().recordSightings(list)
+    } catch (err) {
+      this.health.proven = false
+      throw err
     }
-    if (this.tokens < 1) return false
-    this.tokens--
-    return true
+    for (const q of list) this.remember(q.sighting.mac, q.at)
+    this.health.proven = true
   }
 
-  /** One store write; its outcome sets `healthy`. */
+  /** One store write the reply waits for; its outcome sets the store's health. */
   private async write (sighting: MachineSighting, at: Date): Promise<void> {
     try {
       await this.store().recordSighting(sighting, at)
     } catch (err) {
-      this.healthy = false
+      this.health.proven = false
       throw err
     }
+    this.remember(sighting.mac, at)
+    this.health.proven = true
+  }
+
+  private remember (mac: string, at: Date): void {
     if (this.lastWrite.size >= SIGHTING_MAP_LIMIT) this.lastWrite.clear()
-    this.lastWrite.set(sighting.mac, at.getTime())
-    this.healthy = true
+    this.lastWrite.set(mac, at.getTime())
   }
 
   private startWaitedWrite (c: Classified, client: PxeClient): Promise<void> | 'full' | undefined {

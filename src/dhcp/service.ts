@@ -4,6 +4,7 @@ import { createDhcpGate } from '../policy/gate.js'
 import { DhcpSockets, warmUpUdp } from './server.js'
 import { Responder } from './responder.js'
 import { warmUp, warmUpResponder } from './warmup.js'
+import { Inventory } from './inventory.js'
 
 export interface DhcpService extends Service {
   /** bound ports, for tests that bind port 0 */
@@ -19,12 +20,21 @@ export function createService (ctx: AppContext): DhcpService | undefined {
     name: 'dhcp',
     async start () {
       const cfg = ctx.config.current()
+      // The store proves itself (a real write and read) before the first packet, while the warm-ups run: the first
+      // DISCOVERs of a storm are then answered without waiting for their inventory writes, on a warm LevelDB.
+      const probe = Inventory.probe(ctx.store.machines).then(() => undefined, (err: unknown) => err ?? new Error('probe failed'))
       // Full mode: leases are loaded before the first packet, so a restart keeps every address where it was.
       if (cfg.dhcp.mode === 'full') await responder.leaseTable()
       if (cfg.dhcp.mode === 'proxy') {
         warmUp(cfg)
         await warmUpResponder(ctx)
         await warmUpUdp().catch((err: unknown) => log.debug({ err }, 'udp warm-up failed (harmless)'))
+      }
+      const probeError = await probe
+      if (probeError !== undefined) {
+        // DESIGN.md rule 3 still holds: until a write succeeds, each first contact waits for its write; a failed
+        // write means silence.
+        log.warn({ err: probeError }, 'state store failed its start-up probe: DHCP replies wait for each new machine\'s inventory write until one succeeds')
       }
       await sockets.start({ address: cfg.server.bind, dhcpPort: cfg.ports.dhcp, proxyPort: cfg.ports.proxyDhcp },
         (msg, from, via) => { void responder.handle(msg, from, via) })

@@ -1,7 +1,8 @@
 // Runs the hot path on synthetic PXE requests before the sockets open, so V8 has compiled it when the first burst
 // arrives: measured in bench/dhcp, a cold process answered the first second of a 5,000/s storm hundreds of
 // milliseconds late. warmUp: the pure codec path; warmUpResponder: the whole per-packet pipeline against a stub
-// store and a sender that drops everything. No I/O, no real store, no sockets.
+// store (first write waited for, then batches behind the reply) and a sender that drops everything. No I/O, no
+// real store, no sockets.
 import type { AppConfig } from '../config/schema.js'
 import { BOOTREQUEST, decode, encode, type DhcpPacket } from './packet.js'
 import { MessageType, Opt } from './options.js'
@@ -9,7 +10,7 @@ import { classify } from './classify.js'
 import { buildProxyReply } from './proxy.js'
 import { Responder } from './responder.js'
 import type { AppContext } from '../service.js'
-import type { Machine, Store } from '../store/types.js'
+import type { Machine, MachineStore, Store } from '../store/types.js'
 import { silentLogger } from '../log.js'
 
 function sample (arch: number, ipxe: boolean, i: number): Buffer {
@@ -41,7 +42,10 @@ export function warmUp (cfg: AppConfig, rounds = 3000): void {
 
 export async function warmUpResponder (ctx: AppContext, rounds = 2000): Promise<void> {
   const machine = async (): Promise<Machine> => ({ mac: '02:00:00:00:00:00', firstSeen: '', lastSeen: '' })
-  const store = { machines: { recordSighting: machine, get: async () => undefined } } as unknown as Store
+  const machines: Pick<MachineStore, 'recordSighting' | 'recordSightings' | 'get' | 'ping'> = {
+    recordSighting: machine, recordSightings: async () => [], get: async () => undefined, ping: async () => {}
+  }
+  const store = { machines } as unknown as Store
   const r = new Responder({ ...ctx, store, log: silentLogger }, { shouldAnswer: async () => true }, async () => {})
   const arches = [0, 7, 11, 16]
   for (let i = 0; i < rounds; i++) {
