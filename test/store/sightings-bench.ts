@@ -45,6 +45,24 @@ async function run (m: MachineStore, base: number): Promise<void> {
   })
 }
 
+/** The longest stretch the main thread is busy without a turn of the loop during one batch (what a reply waits). */
+async function longestBlock (m: MachineStore, size: number, base: number): Promise<void> {
+  const blocks: number[] = []
+  for (let round = 0; round < 9; round++) {
+    let last = performance.now()
+    let longest = 0
+    let live = true
+    const tick = (): void => { const now = performance.now(); longest = Math.max(longest, now - last); last = now; if (live) setImmediate(tick) }
+    setImmediate(tick)
+    await m.recordSightings(Array.from({ length: size }, (_, j) => ({ sighting: sighting(base + round * size + j), at: new Date() })))
+    live = false
+    blocks.push(longest)
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+  blocks.sort((a, b) => a - b)
+  console.log(`recordSightings(${size}): longest main-thread block median ${blocks[4].toFixed(2)} ms (${blocks[0].toFixed(2)}–${blocks[8].toFixed(2)}, 9 batches)`)
+}
+
 const dir = await mkdtemp(join(tmpdir(), 'nbs-sightings-'))
 try {
   const s = await openLevelStore(dir)
@@ -52,6 +70,7 @@ try {
   await run(s.machines, 0)
   console.log('-- warm')
   await run(s.machines, 8 * n)
+  for (const [i, size] of [64, 128, 256].entries()) await longestBlock(s.machines, size, 16 * n + i * 4096)
   await s.close()
 } finally {
   await rm(dir, { recursive: true, force: true })
