@@ -7,12 +7,12 @@
 // Then 200 concurrent small transfers (our own minimal client, in this process) per server: time for all.
 // Our server runs twice: with the default tftp.busyPollMicroseconds (200) and with busy polling off (0), and every
 // row also prints the CPU seconds each server process used for its runs (utime + stime, children included, from
-// /proc/PID/stat), so what busy polling buys and what it costs are side by side.
+// a cgroup per server, see cpu.ts), so what busy polling buys and what it costs are side by side.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { chmod, mkdtemp, readFile, rm, writeFile, readdir } from 'node:fs/promises'
 import { tmpdir, loadavg } from 'node:os'
-import { readFileSync } from 'node:fs'
+import { meterCpu, type CpuMeter } from './cpu.js'
 import { join } from 'node:path'
 import { tftpGet } from '../../test/tftp/helpers.js'
 
@@ -23,7 +23,7 @@ const SMALL = Number(arg('small', '200'))
 const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
 
-interface Server { name: string, port: number, proc: ChildProcess }
+interface Server { name: string, port: number, proc: ChildProcess, cpu?: CpuMeter }
 
 function fetchReferenceServers (dir: string): string {
   const dl = spawnSync('apt-get', ['download', 'tftpd-hpa', 'atftpd', 'libwrap0'], { cwd: dir, encoding: 'utf8' })
@@ -34,15 +34,6 @@ function fetchReferenceServers (dir: string): string {
     if (x.status !== 0) throw new Error(`dpkg-deb -x ${f} failed`)
   }
   return extracted
-}
-
-/** CPU seconds (user + system, reaped children included) a process used so far; 0 when it is gone. */
-function cpuSeconds (pid: number | undefined): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')   // fields from 3 (state) on
-    return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100  // utime stime cutime cstime (USER_HZ)
-  } catch { return 0 }
 }
 
 function startOurs (root: string, port: number, busyPoll: number): Promise<ChildProcess> {
@@ -107,8 +98,10 @@ async function main (): Promise<void> {
     for (const f of await readdir(root)) await chmod(join(root, f), 0o644)
     const base = 20000 + Math.floor(Math.random() * 20000)
     servers.push(...await startServers(ref, root, base))
+    for (const s of servers) s.cpu = meterCpu(s.proc.pid ?? 0, s.name)
+    console.log(`CPU time measured with: ${servers[0].cpu?.kind}`)
     const want = sha(big)
-    console.log(`64 MiB file (${SIZE_MIB} MiB), median of ${REPS}, loopback; load average before: ${loadavg().map(x => x.toFixed(2)).join(' ')}`)
+    console.log(`${SIZE_MIB} MiB file, median of ${REPS}, loopback; load average before: ${loadavg().map(x => x.toFixed(2)).join(' ')}`)
     console.log('MiB/s (CPU seconds the server used for its runs); "no poll" is netboot with tftp.busyPollMicroseconds 0')
     console.log('config                 |       netboot |       no poll |     tftpd-hpa |        atftpd | vs hpa | vs atftpd | no poll vs hpa')
     for (const ws of [1, 16]) {
@@ -116,14 +109,14 @@ async function main (): Promise<void> {
         const res: number[] = []
         const cpu: number[] = []
         for (const s of servers) {
-          const cpu0 = cpuSeconds(s.proc.pid)
+          const cpu0 = s.cpu?.seconds() ?? 0
           const xs: number[] = []
           for (let i = 0; i < REPS; i++) {
             xs.push(await once(ws, bs, s.port, join(work, 'dl.bin'), want))
             if (xs[0] === 0) break // failed (wrong file or no end within 60 s): do not wait for it twice more
           }
           res.push(median(xs))
-          cpu.push(cpuSeconds(s.proc.pid) - cpu0)
+          cpu.push((s.cpu?.seconds() ?? 0) - cpu0)
         }
         const name = `bs ${bs} ws ${ws} (${ws === 1 ? 'curl' : 'atftp'})`.padEnd(22)
         const cols = res.map((x, i) => `${x.toFixed(1)} (${cpu[i].toFixed(1)})`.padStart(13))
@@ -140,6 +133,8 @@ async function main (): Promise<void> {
     for (const s of servers) s.proc.kill('SIGTERM')
     await sleep(300)
     for (const s of servers) if (s.proc.exitCode === null) s.proc.kill('SIGKILL')
+    await sleep(100)
+    for (const s of servers) s.cpu?.release()
     await rm(work, { recursive: true, force: true })
   }
 }
