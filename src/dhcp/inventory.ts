@@ -67,7 +67,8 @@ export class Inventory {
   /**
    * Proves `machines` healthy with a real write and read (MachineStore.ping), so the first DISCOVERs after start
    * are answered without waiting for their writes and LevelDB and the thread pool are warm. Rejects (and the store
-   * stays unproven: replies wait for writes) when the ping fails or takes longer than `timeoutMs`.
+   * stays unproven: replies wait for writes) when the ping fails or takes longer than `timeoutMs`; a ping that
+   * succeeds after the timeout still proves the store (it works, only slowly).
    */
   static async probe (machines: MachineStore, timeoutMs = PROBE_TIMEOUT_MS): Promise<void> {
     let timer: NodeJS.Timeout | undefined
