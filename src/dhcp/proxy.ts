@@ -2,7 +2,7 @@
 // replies share. The boot file follows option 93 (DESIGN.md protocol notes); iPXE gets its HTTP script.
 import type { AppConfig } from '../config/schema.js'
 import { BOOTREPLY, type DhcpPacket } from './packet.js'
-import { MessageType, Opt, encodePxeVendorOptions, ipToBuffer, type DhcpOptions } from './options.js'
+import { MessageType, Opt, PxeSub, decodeSubOptions, encodePxeVendorOptions, ipToBuffer, type DhcpOptions } from './options.js'
 import type { Classified, PxeClient } from './classify.js'
 
 export interface BootFile {
@@ -73,6 +73,19 @@ export function baseReply (req: DhcpPacket, type: number, serverAddress: string)
 // discovery, so BIOS ROMs take the file from the proxy OFFER directly. Built once: it never changes.
 const PXE_VENDOR_OPTIONS = encodePxeVendorOptions({ discoveryControl: 0x08 })
 
+/**
+ * PXE spec 2.1 §2.2.6 boot server discovery: a client that asks a boot server on 4011 for a boot item (option 43
+ * sub-option 71: type, layer) expects the ACK to name that item back; firmware that checks (EDK2's PxeBcDhcp4
+ * discover, Intel's PXE ROMs) drops an ACK without it and times out. Undefined when the request names no item.
+ */
+function bootItemEcho (req: DhcpPacket): Buffer | undefined {
+  const v43 = req.options.get(Opt.VENDOR_SPECIFIC)
+  if (v43 === undefined) return undefined
+  const item = decodeSubOptions(v43)?.get(PxeSub.BOOT_ITEM)
+  if (item === undefined || item.length !== 4) return undefined
+  return encodePxeVendorOptions({ discoveryControl: 0x08, bootItem: { type: item.readUInt16BE(0), layer: item.readUInt16BE(2) } })
+}
+
 /** Adds next-server, file, 60, 66, 43 and the echoed 97 to a reply. */
 export function addBootOptions (reply: DhcpPacket, req: DhcpPacket, boot: BootFile, cfg: AppConfig): void {
   reply.siaddr = cfg.server.address
@@ -81,7 +94,7 @@ export function addBootOptions (reply: DhcpPacket, req: DhcpPacket, boot: BootFi
   else reply.options.set(Opt.BOOTFILE, Buffer.from(boot.file, 'latin1'))
   reply.options.set(Opt.VENDOR_CLASS, VENDOR_CLASS_VALUE[boot.vendorClass])
   if (boot.tftp) reply.options.set(Opt.TFTP_SERVER, tftpServer(cfg.server.address))
-  if (boot.vendorClass === 'PXEClient') reply.options.set(Opt.VENDOR_SPECIFIC, PXE_VENDOR_OPTIONS)
+  if (boot.vendorClass === 'PXEClient') reply.options.set(Opt.VENDOR_SPECIFIC, bootItemEcho(req) ?? PXE_VENDOR_OPTIONS)
   const uuid = req.options.get(Opt.CLIENT_UUID)
   // PXE spec 2.1 §2.2: a proxy reply carries the client's GUID option back.
   if (uuid !== undefined) reply.options.set(Opt.CLIENT_UUID, uuid)

@@ -6,7 +6,7 @@ import { handleFull } from '../../src/dhcp/full.js'
 import { LeaseTable } from '../../src/dhcp/leases.js'
 import { replyDestination } from '../../src/dhcp/route.js'
 import { decode, encode, type DhcpPacket } from '../../src/dhcp/packet.js'
-import { MessageType, Opt, optIp, optString } from '../../src/dhcp/options.js'
+import { MessageType, Opt, decodePxeVendorOptions, encodePxeVendorOptions, optIp, optString } from '../../src/dhcp/options.js'
 import { FULL, SERVER, clientPacket, testConfig } from './helpers.js'
 
 const HTTP = `http://${SERVER}:8080`
@@ -75,6 +75,25 @@ t.test('proxy: 4011 REQUEST → ACK unicast to the sender address:port', async t
   t.equal(r.ciaddr, '192.168.1.20', 'ACK keeps ciaddr (RFC 2131 Table 3)')
   t.same(replyDestination(req, 'proxy', { address: '192.168.1.20', port: 4011 }, { dhcp: 67, dhcpClient: 68 }),
     { address: '192.168.1.20', port: 4011, broadcast: false })
+})
+
+t.test('proxy: a 4011 boot server REQUEST naming a boot item (43.71) gets it back in the ACK', async t => {
+  const cfg = testConfig()
+  const req = clientPacket({ type: MessageType.REQUEST, arch: 0, ciaddr: '192.168.1.21' })
+  // PXE spec 2.1 §2.2.6: type 0x8000 (vendor item), layer 0, as a BIOS ROM sends it after a boot menu choice
+  req.options.set(Opt.VENDOR_SPECIFIC, encodePxeVendorOptions({ bootItem: { type: 0x8000, layer: 0 } }))
+  const r = decode(encode(buildProxyReply(classify(decode(encode(req)), 'proxy', 'proxy') as Classified, cfg) as DhcpPacket))
+  t.equal(r.options.get(Opt.MESSAGE_TYPE)?.[0], MessageType.ACK)
+  t.equal(r.file, 'undionly.kpxe')
+  t.same(decodePxeVendorOptions(r.options.get(Opt.VENDOR_SPECIFIC) as Buffer), { discoveryControl: 8, bootItem: { type: 0x8000, layer: 0 } })
+
+  const plain = buildProxyReply(classify(clientPacket({ type: MessageType.REQUEST, arch: 0, ciaddr: '192.168.1.21' }), 'proxy', 'proxy') as Classified, cfg) as DhcpPacket
+  t.same(decodePxeVendorOptions(plain.options.get(Opt.VENDOR_SPECIFIC) as Buffer), { discoveryControl: 8 }, 'no item asked, none echoed')
+
+  const bad = clientPacket({ type: MessageType.REQUEST, arch: 0, ciaddr: '192.168.1.21' })
+  bad.options.set(Opt.VENDOR_SPECIFIC, Buffer.from([71, 3, 0x80, 0, 0, 255]))   // item of 3 bytes: malformed
+  const rb = buildProxyReply(classify(bad, 'proxy', 'proxy') as Classified, cfg) as DhcpPacket
+  t.same(decodePxeVendorOptions(rb.options.get(Opt.VENDOR_SPECIFIC) as Buffer), { discoveryControl: 8 }, 'a malformed item is not echoed')
 })
 
 t.test('routing per RFC 2131 §4.1', async t => {
