@@ -14,7 +14,7 @@ export interface DhcpService extends Service {
 export function createService (ctx: AppContext): DhcpService | undefined {
   if (ctx.config.current().dhcp.mode === 'off') return undefined
   const log = ctx.log.child({ proto: 'dhcp' })
-  const sockets = new DhcpSockets(log)
+  const sockets = new DhcpSockets(log, () => ctx.config.current().dhcp.busyPollMicroseconds)
   const responder = new Responder(ctx, createDhcpGate(ctx), async (r) => await sockets.send(r.via, r.buf, r.to))
   return {
     name: 'dhcp',
