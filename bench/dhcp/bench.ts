@@ -1,6 +1,8 @@
 // proxyDHCP throughput and latency: perfdhcp (kea-admin) against the appliance and against dnsmasq in proxy
 // mode, same PXE options, same run, inside network namespaces (nothing leaves them).
-//   npx tsx bench/dhcp/bench.ts [--rate 5000] [--seconds 10] [--store level|memory] [--clients N]
+//   npx tsx bench/dhcp/bench.ts [--rate 5000] [--seconds 10] [--store level|memory] [--clients N] [--busy-poll 300]
+// The appliance runs twice: with dhcp.busyPollMicroseconds = --busy-poll (default: the config default, 300) and
+// with 0 ("no poll"), each with the CPU time its process used, then dnsmasq.
 // perfdhcp acts as a relay (giaddr = its address, replies unicast to giaddr:67); -i = DISCOVER/OFFER only,
 // since a proxy gives no address. Latency p50/p99 come from a tcpdump capture in the client namespace.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
@@ -14,6 +16,7 @@ const arg = (name: string, def: string): string => { const i = process.argv.inde
 const RATE = Number(arg('rate', '5000')); const SECONDS = Number(arg('seconds', '10')); const STORE = arg('store', 'level')
 // Distinct client MACs: default every DISCOVER a new machine (worst case: one inventory write per packet).
 const CLIENTS = Number(arg('clients', String(RATE * SECONDS * 2)))
+const BUSY_POLL = Number(arg('busy-poll', '300'))
 // arch 7 (EFI x64), PXEClient vendor class, GUID: what OVMF sends (test/fixtures/dhcp/ovmf-1-discover.parsed).
 const PXE_OPTS = ['-o', '60,' + Buffer.from('PXEClient:Arch:00007:UNDI:003000').toString('hex'), '-o', '93,0007', '-o', '94,010300',
   '-o', '97,002c1b0a5c4e3d504f8162738495a6b7c8']
@@ -55,14 +58,17 @@ async function main (): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'nbd-bench-'))
   const lab = createLab()
   const results: Result[] = []
-  let applianceCpu = ''
+  const applianceCpu: string[] = []
   try {
-    const svc = await lab.startService({ server: { address: SERVER_IP, bind: '0.0.0.0' }, dhcp: { mode: 'proxy' }, ...(STORE === 'level' ? { stateDir: join(dir, 'db') } : {}) })
-    results.push(await measure(lab, 'appliance', dir))
-    const svcOut = await svc.stop()
-    const cpuMs = Number(/CPU (\d+)/.exec(svcOut)?.[1] ?? NaN)
-    applianceCpu = `appliance CPU (whole process incl. start-up): ${cpuMs} ms\n` +
-      `appliance event-loop delay ms (from READY; resolution 1 ms): ${/ELD (.*)/.exec(svcOut)?.[1] ?? '?'}`
+    for (const [name, busyPollMicroseconds] of [['appliance', BUSY_POLL], ['no poll', 0]] as const) {
+      const db = STORE === 'level' ? { stateDir: join(dir, `db-${busyPollMicroseconds}`) } : {}
+      const svc = await lab.startService({ server: { address: SERVER_IP, bind: '0.0.0.0' }, dhcp: { mode: 'proxy', busyPollMicroseconds }, ...db })
+      results.push(await measure(lab, name, dir))
+      const svcOut = await svc.stop()
+      const cpuMs = Number(/CPU (\d+)/.exec(svcOut)?.[1] ?? NaN)
+      applianceCpu.push(`${name} (busyPollMicroseconds ${busyPollMicroseconds}) CPU, whole process incl. start-up: ${cpuMs} ms; ` +
+        `event-loop delay ms (from READY; resolution 1 ms): ${/ELD (.*)/.exec(svcOut)?.[1] ?? '?'}`)
+    }
     const dm = startIn(lab.serverNs, ['dnsmasq', '-k', '--conf-file=/dev/null', '--port=0', '--log-facility=/dev/null', '--quiet-dhcp',
       `--dhcp-range=${SERVER_IP},proxy,255.255.255.0`, '--pxe-service=X86-64_EFI,Netboot,ipxe.efi', '--pxe-service=x86PC,Netboot,undionly'])
     await sleep(1000)
@@ -79,10 +85,11 @@ async function main (): Promise<void> {
     console.log(`${r.name.padEnd(10)} ${String(r.sent).padStart(6)} ${String(r.received).padStart(6)} ${String(r.drops).padStart(6)} ${String(r.offersPerSec).padStart(9)} ${r.p50.toFixed(3).padStart(7)} ${r.p99.toFixed(3).padStart(7)}  ${r.perfdhcpAvgMs}`)
   }
   for (const r of results) console.log(`${r.name} p50 ms per second of the run: ${r.perSecond}\n${r.name} p99 ms per second of the run: ${r.perSecond99}`)
-  console.log(applianceCpu)
-  const [a, d] = results
-  if (a !== undefined && d !== undefined) {
-    console.log(`ratio appliance/dnsmasq: offers/s ${(a.offersPerSec / d.offersPerSec).toFixed(2)}, p50 ${(a.p50 / d.p50).toFixed(2)}, p99 ${(a.p99 / d.p99).toFixed(2)}`)
+  console.log(applianceCpu.join('\n'))
+  const d = results.find(r => r.name === 'dnsmasq')
+  for (const a of results.filter(r => r !== d)) {
+    if (d === undefined) break
+    console.log(`ratio ${a.name}/dnsmasq: offers/s ${(a.offersPerSec / d.offersPerSec).toFixed(2)}, p50 ${(a.p50 / d.p50).toFixed(2)}, p99 ${(a.p99 / d.p99).toFixed(2)}`)
   }
 }
 
