@@ -42,27 +42,42 @@ function bindOne (via: Via, address: string, port: number, log: Logger, onMessag
   })
 }
 
+/** What a warm-up handler gets: a datagram as a real socket delivered it, and a way to answer it over loopback. */
+export type WarmUpHandler = (msg: Buffer, from: Source, answer: (buf: Buffer) => Promise<void>) => Promise<void>
+
 /**
- * Runs Node's UDP send and receive path (dgram JS internals) on a loopback socket talking to itself before the
- * real sockets open, so V8 has compiled it when the first burst arrives: in bench/dhcp the first second of a
- * 5,000/s storm was the slowest even with the responder warmed (warmup.ts). Loopback only; nothing leaves the host.
+ * Runs the per-datagram path on Buffers that came out of a real socket, before the real sockets open: a loopback
+ * "client" socket sends `payload(i)` to a loopback "server" socket whose handler answers back. V8 then compiles
+ * decode and friends for the Buffers dgram delivers (in bench/dhcp, warming with Buffers built in JS left
+ * `wrong map` deopts for the first real packets) and Node's send/receive internals, so the first second of a storm
+ * is not the slowest. Loopback only: answers go to the client socket whatever address the packet names.
  */
-export async function warmUpUdp (rounds = 3000): Promise<void> {
-  const sock = dgram.createSocket('udp4')
-  await new Promise<void>((resolve, reject) => { sock.once('error', reject); sock.bind(0, '127.0.0.1', () => { sock.off('error', reject); resolve() }) })
-  const port = sock.address().port
-  const buf = Buffer.alloc(300)
-  let got = 0
-  await new Promise<void>((resolve) => {
-    const done = setTimeout(resolve, 2000)   // never hold start-up for long, whatever happens
-    // A window of 32 datagrams in flight, one more sent per one received: the receive buffer never overflows.
-    let sent = 0
-    const sendOne = (): void => { if (sent < rounds) { sent++; sock.send(buf, port, '127.0.0.1') } }
-    sock.on('message', () => { if (++got >= rounds) { clearTimeout(done); resolve() } else sendOne() })
+export async function warmUpUdp (rounds: number, payload: (i: number) => Buffer, handle: WarmUpHandler): Promise<void> {
+  const bindLoopback = async (): Promise<dgram.Socket> => {
+    const sock = dgram.createSocket('udp4')
+    await new Promise<void>((resolve, reject) => { sock.once('error', reject); sock.bind(0, '127.0.0.1', () => { sock.off('error', reject); resolve() }) })
     sock.on('error', () => {})
+    return sock
+  }
+  const server = await bindLoopback()
+  const client = await bindLoopback().catch(async (err: unknown) => { server.close(); throw err })
+  const serverPort = server.address().port
+  const clientPort = client.address().port
+  const answer = (buf: Buffer): Promise<void> => new Promise(resolve => { server.send(buf, clientPort, '127.0.0.1', () => resolve()) })
+  let sent = 0
+  let done = 0
+  await new Promise<void>((resolve) => {
+    const limit = setTimeout(resolve, 3000)   // never hold start-up for long, whatever happens
+    const sendOne = (): void => { if (sent < rounds) client.send(payload(sent++), serverPort, '127.0.0.1') }
+    // 32 datagrams in flight, one more sent per one handled: the receive buffer never overflows.
+    server.on('message', (msg, rinfo) => {
+      handle(msg, { address: rinfo.address, port: rinfo.port }, answer).catch(() => {}).finally(() => {
+        if (++done >= rounds) { clearTimeout(limit); resolve() } else sendOne()
+      })
+    })
     for (let i = 0; i < 32; i++) sendOne()
   })
-  await new Promise<void>(resolve => sock.close(() => resolve()))
+  await Promise.all([server, client].map(s => new Promise<void>(resolve => s.close(() => resolve()))))
 }
 
 export class DhcpSockets {

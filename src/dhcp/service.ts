@@ -3,8 +3,11 @@ import type { AppContext, Service } from '../service.js'
 import { createDhcpGate } from '../policy/gate.js'
 import { DhcpSockets, warmUpUdp } from './server.js'
 import { Responder } from './responder.js'
-import { warmUp, warmUpResponder } from './warmup.js'
+import { warmUp, warmUpPacket, warmUpResponder } from './warmup.js'
 import { Inventory } from './inventory.js'
+
+/** Synthetic requests run through the real pipeline over loopback before the sockets open (server.ts warmUpUdp). */
+const WARM_UP_ROUNDS = 4000
 
 export interface DhcpService extends Service {
   /** bound ports, for tests that bind port 0 */
@@ -27,8 +30,11 @@ export function createService (ctx: AppContext): DhcpService | undefined {
       if (cfg.dhcp.mode === 'full') await responder.leaseTable()
       if (cfg.dhcp.mode === 'proxy') {
         warmUp(cfg)
-        await warmUpResponder(ctx)
-        await warmUpUdp().catch((err: unknown) => log.debug({ err }, 'udp warm-up failed (harmless)'))
+        let warm: Responder | undefined
+        await warmUpUdp(WARM_UP_ROUNDS, warmUpPacket, async (msg, from, answer) => {
+          warm ??= warmUpResponder(ctx, answer)
+          await warm.handle(msg, from, 'dhcp')
+        }).catch((err: unknown) => log.debug({ err }, 'udp warm-up failed (harmless)'))
       }
       const probeError = await probe
       if (probeError !== undefined) {

@@ -40,15 +40,21 @@ export function warmUp (cfg: AppConfig, rounds = 3000): void {
   }
 }
 
-export async function warmUpResponder (ctx: AppContext, rounds = 2000): Promise<void> {
+/** The i-th synthetic PXE request of the warm-up: arches 0, 7, 11, 16; every third from iPXE; every other relayed. */
+export function warmUpPacket (i: number): Buffer {
+  const arches = [0, 7, 11, 16]
+  return sample(arches[i % 4], i % 3 === 0, i)
+}
+
+/**
+ * A Responder for the warm-up: the whole per-packet pipeline against a stub store; its replies go to `answer`
+ * (loopback, see server.ts warmUpUdp), never to the address in the packet.
+ */
+export function warmUpResponder (ctx: AppContext, answer: (buf: Buffer) => Promise<void>): Responder {
   const machine = async (): Promise<Machine> => ({ mac: '02:00:00:00:00:00', firstSeen: '', lastSeen: '' })
   const machines: Pick<MachineStore, 'recordSighting' | 'recordSightings' | 'get' | 'ping'> = {
     recordSighting: machine, recordSightings: async () => [], get: async () => undefined, ping: async () => {}
   }
   const store = { machines } as unknown as Store
-  const r = new Responder({ ...ctx, store, log: silentLogger }, { shouldAnswer: async () => true }, async () => {})
-  const arches = [0, 7, 11, 16]
-  for (let i = 0; i < rounds; i++) {
-    await r.handle(sample(arches[i % 4], i % 3 === 0, i), { address: '192.0.2.1', port: 67 }, 'dhcp')
-  }
+  return new Responder({ ...ctx, store, log: silentLogger }, { shouldAnswer: async () => true }, async (r) => { await answer(r.buf) })
 }
