@@ -1,6 +1,6 @@
 // The state machine of one read transfer (RFC 1350 §6, RFC 2347 OACK, RFC 7440 windows). Sockets, timers and the
 // clock are injected, so every path (loss, duplicates, rollover, give-up) is unit-testable without the network.
-import { OP, ERR, dataHeader, encodeError, encodeOack, type Packet } from './packet.js'
+import { OP, ERR, dataHeader, encodeError, encodeOack, packData, type Packet } from './packet.js'
 import { blockCount } from './options.js'
 import type { Source } from './source.js'
 
@@ -64,6 +64,12 @@ const FIRST_BURST_BYTES = 64 * 1024
  * stalled client is still given up after the same time.
  */
 const FAST_RTO_MIN = 20
+/**
+ * Blocks up to this size are copied into one buffer per burst (packet.ts packData) and sent as slices; larger ones
+ * go out as header + payload without a copy. bench/tftp, blksize 512 × windowsize 16: 8 % faster copied; at 1468
+ * no difference either way; at 8192 the copy would be 128 KiB per window.
+ */
+const PACK_MAX_BLKSIZE = 1468
 
 export class ReadTransfer {
   private readonly total: number
@@ -215,10 +221,14 @@ export class ReadTransfer {
   private emit (from: number, to: number, buf: Buffer, retransmit: boolean, first = from): void {
     const bs = this.s.blksize
     const last = Math.min(to, first + this.burst - 1)
-    for (let b = first; b <= last; b++) {
-      const off = (b - from) * bs
-      const payload = buf.subarray(off, Math.min(off + bs, buf.length))
-      this.io.send(payload.length > 0 ? [dataHeader(b), payload] : dataHeader(b))
+    if (bs <= PACK_MAX_BLKSIZE) {
+      for (const packet of packData(first, last - first + 1, buf.subarray((first - from) * bs), bs)) this.io.send(packet)
+    } else {
+      for (let b = first; b <= last; b++) {
+        const off = (b - from) * bs
+        const payload = buf.subarray(off, Math.min(off + bs, buf.length))
+        this.io.send(payload.length > 0 ? [dataHeader(b), payload] : dataHeader(b))
+      }
     }
     const n = last - first + 1
     this.packets += n

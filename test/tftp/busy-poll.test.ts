@@ -61,3 +61,26 @@ t.test('a client slower than the budget is polled for only before its first answ
   t.same(got, want)
   t.equal(s.service.server.busyPoll.holds, 1, 'only DATA 1, sent before anything was measured, held the loop')
 })
+
+t.test('with more than 8 transfers running, nobody is polled for (an ACK is always due anyway)', async t => {
+  const root = await tempRoot(t)
+  const want = await fixture(root, 'loader.efi', 64 * 1024)
+  const s = await startServer(t, root, { busyPollMicroseconds: 200 })
+  // Nine clients that ask and never acknowledge: their transfers stay open (retransmitting) until the server stops.
+  const stalled = await Promise.all(Array.from({ length: 9 }, async () => {
+    const sock = dgram.createSocket('udp4')
+    const first = new Promise<void>(resolve => sock.once('message', () => resolve()))
+    sock.send(Buffer.from('\0\x01loader.efi\0octet\0', 'latin1'), s.port, '127.0.0.1')
+    await first
+    return sock
+  }))
+  t.teardown(() => { for (const sock of stalled) sock.close() })
+  t.equal(s.service.server.active, 9)
+  const before = s.service.server.busyPoll.holds
+  t.ok(before <= 8, `only the first eight held the loop (${before})`)
+  const out = join(root, 'out.bin')
+  const r = await run('curl', ['-sS', '-o', out, `tftp://127.0.0.1:${s.port}/loader.efi`])
+  t.equal(r.code, 0, r.stderr)
+  t.same(await readFile(out), want)
+  t.equal(s.service.server.busyPoll.holds, before, 'the tenth transfer ran without holding the loop')
+})

@@ -2,7 +2,7 @@
 import t from 'tap'
 import fc from 'fast-check'
 import {
-  decode, encodeAck, encodeData, encodeError, encodeOack, encodeRequest, OP, TftpDecodeError
+  decode, encodeAck, encodeData, encodeError, encodeOack, encodeRequest, OP, packData, TftpDecodeError
 } from '../../src/tftp/packet.js'
 import { negotiate, blockCount } from '../../src/tftp/options.js'
 
@@ -12,6 +12,20 @@ t.test('decodes an RRQ as a PXE ROM sends it (case-insensitive option names, zer
   // opcode 1, "pxelinux.0", "octet", "TSIZE" "0", "blksize" "1456", then two padding zeros
   const raw = Buffer.concat([hex('0001'), Buffer.from('pxelinux.0\0octet\0TSIZE\x000\0blksize\x001456\0\0\0', 'latin1')])
   t.same(decode(raw), { op: 1, filename: 'pxelinux.0', mode: 'octet', options: { tsize: '0', blksize: '1456' } })
+})
+
+t.test('packData: consecutive DATA packets, each equal to encodeData of its block', async t => {
+  const data = Buffer.from(Array.from({ length: 1300 }, (_, i) => i & 0xff))
+  const packets = packData(65534, 4, data, 512)   // blocks 65534, 65535, 0 (wrapped), 1; the last gets 276 bytes
+  t.equal(packets.length, 4)
+  t.same(packets.map(p => p.length), [516, 516, 280, 4], 'a block past the data is an empty DATA')
+  packets.forEach((p, i) => t.same(p, encodeData(65534 + i, data.subarray(i * 512, Math.min((i + 1) * 512, data.length)))))
+  t.same(packData(1, 1, Buffer.alloc(0), 512), [encodeData(1, Buffer.alloc(0))], 'an empty file is one empty DATA')
+  fc.assert(fc.property(fc.integer({ min: 1, max: 70000 }), fc.integer({ min: 1, max: 16 }), fc.integer({ min: 8, max: 1468 }), fc.nat({ max: 30000 }),
+    (first, count, bs, len) => {
+      const d = Buffer.alloc(len, 7)
+      return packData(first, count, d, bs).every((p, i) => p.equals(encodeData(first + i, d.subarray(Math.min(i * bs, len), Math.min((i + 1) * bs, len)))))
+    }))
 })
 
 t.test('round trips', async t => {
