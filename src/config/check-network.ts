@@ -3,6 +3,7 @@
 import { isIPv4 } from 'node:net'
 import { section, str, type Obj, type Reporter } from './report.js'
 import { localIPv4s, type InterfaceLister } from './finalize.js'
+import { isPlaceholderMac, normalizeMac } from './ids.js'
 
 export function ipToInt (ip: string): number {
   return ip.split('.').reduce((n, o) => n * 256 + Number(o), 0)
@@ -107,6 +108,40 @@ function checkPool (full: Obj, serverAddress: string | undefined, r: Reporter): 
     if (a >= s && a <= e) r.error(at('poolStart'), `the pool ${start}–${end} contains server.address ${serverAddress}`, 'a client could be given the appliance\'s own address; shrink the pool')
     else if (a < net || a > bcast) r.warn(['server', 'address'], `server.address ${serverAddress} is outside the pool's subnet ${subnet}`, 'fine behind a DHCP relay; on a flat network clients will not reach the appliance')
   }
+  const taken = new Map<number, string>()
+  if (router !== undefined && isIPv4(router)) taken.set(ipToInt(router), 'the router')
+  if (serverAddress !== undefined && isIPv4(serverAddress)) taken.set(ipToInt(serverAddress), 'server.address')
+  checkReservations(full, { net, bcast, subnet }, taken, r)
+}
+
+/** dhcp.full.reservations: a well-formed NIC address and a usable address of the subnet, each at most once. */
+function checkReservations (full: Obj, sub: { net: number, bcast: number, subnet: string }, taken: Map<number, string>, r: Reporter): void {
+  const list = Array.isArray(full.reservations) ? full.reservations as unknown[] : []
+  const macs = new Map<string, number>()
+  list.forEach((entry, i) => {
+    if (entry === null || typeof entry !== 'object') return
+    const e = entry as Obj
+    const at = (k: string): Array<string | number> => ['dhcp', 'full', 'reservations', i, k]
+    const mac = str(e.mac)
+    const n = mac !== undefined ? normalizeMac(mac) : undefined
+    if (mac !== undefined && n === undefined) r.error(at('mac'), `'${mac}' is not a MAC address`, 'six octets, e.g. 52:54:00:12:34:56')
+    else if (n !== undefined && isPlaceholderMac(n)) r.error(at('mac'), `${n} is not a NIC address (all-zero, broadcast or multicast)`)
+    else if (n !== undefined) {
+      const first = macs.get(n)
+      if (first !== undefined) r.error(at('mac'), `${n} is reserved twice (reservations ${first + 1} and ${i + 1})`, 'a client gets one address: keep one entry')
+      else macs.set(n, i)
+    }
+    const ip = str(e.ip)
+    if (ip === undefined || !isIPv4(ip)) return
+    const a = ipToInt(ip)
+    if (a <= sub.net || a >= sub.bcast) {
+      r.error(at('ip'), `reserved address ${ip} is not a host address of the subnet ${sub.subnet}`, 'clients of this pool cannot use it')
+      return
+    }
+    const other = taken.get(a)
+    if (other !== undefined) r.error(at('ip'), `reserved address ${ip} is already ${other}`, 'two machines with one address: pick another')
+    else taken.set(a, `reserved for ${n ?? mac ?? 'another entry'}`)
+  })
 }
 
 /**

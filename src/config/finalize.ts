@@ -64,6 +64,9 @@ export function finalize (raw: RawConfig, opts: FinalizeOptions): { config: AppC
       if (rule.macPrefix !== undefined) rule.macPrefix = normalizeMacPrefix(rule.macPrefix) ?? rule.macPrefix
     }
   }
+  if (c.dhcp.full !== undefined) {
+    c.dhcp.full.reservations = c.dhcp.full.reservations.map(r => ({ ...r, mac: normalizeMac(r.mac) ?? r.mac }))
+  }
   if (c.server.httpBaseUrl !== undefined) c.server.httpBaseUrl = c.server.httpBaseUrl.replace(/\/+$/, '')
   const httpBaseUrl = c.server.httpBaseUrl ??
     `http://${c.server.address}${c.ports.http === 80 ? '' : `:${c.ports.http}`}`

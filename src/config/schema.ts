@@ -34,7 +34,12 @@ export const FullDhcpSchema = Type.Object({
   router: Type.Optional(Str('option 3', { format: 'ipv4' })),
   dns: Type.Array(Type.String({ format: 'ipv4' }), { default: [], description: 'option 6' }),
   domain: Type.Optional(Str('option 15')),
-  leaseSeconds: Type.Integer({ minimum: 60, maximum: 31536000, default: 3600, description: 'option 51' })
+  leaseSeconds: Type.Integer({ minimum: 60, maximum: 31536000, default: 3600, description: 'option 51' }),
+  reservations: Type.Array(Type.Object({
+    mac: Str('MAC address of the client, any usual spelling'),
+    ip: Str('the address it always gets: inside the pool\'s subnet, in or outside the pool; nobody else gets it', { format: 'ipv4' }),
+    hostname: Type.Optional(Str('option 12 sent to this client'))
+  }, { additionalProperties: false }), { default: [], description: 'fixed addresses by MAC (a DHCP reservation)' })
 }, { additionalProperties: false, description: 'address pool and options handed out in full mode (required when mode is full)' })
 
 export const DhcpSchema = Type.Object({

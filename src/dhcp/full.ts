@@ -5,7 +5,7 @@ import type { AppConfig, FullDhcp } from '../config/schema.js'
 import type { Lease } from '../store/types.js'
 import type { DhcpPacket } from './packet.js'
 import { MessageType, Opt, ipToBuffer, ipToInt, optIp, type DhcpOptions } from './options.js'
-import { DECLINE_HOLD_MS, OFFER_HOLD_MS, inPool, makePool, type LeaseTable, type Pool } from './leases.js'
+import { DECLINE_HOLD_MS, OFFER_HOLD_MS, makePool, usableBy, type LeaseTable, type Pool } from './leases.js'
 import { addBootOptions, baseReply, bootFileFor, echoRelayInfo } from './proxy.js'
 import type { Classified } from './classify.js'
 
@@ -23,7 +23,8 @@ const iso = (ms: number): string => new Date(ms).toISOString()
 
 export function poolOf (cfg: AppConfig): Pool | undefined {
   const f = cfg.dhcp.full
-  return f === undefined ? undefined : makePool(f.poolStart, f.poolEnd, [cfg.server.address])
+  // Hand-built configs (tests) may omit reservations; loaded ones always have the schema default [].
+  return f === undefined ? undefined : makePool(f.poolStart, f.poolEnd, [cfg.server.address], f.reservations ?? [])
 }
 
 /** Options 1, 3, 6, 15 (RFC 2132 §3) and, for a lease, 51/58/59 (T1 = 1/2, T2 = 7/8 of it, RFC 2131 §4.4.5). */
@@ -44,6 +45,9 @@ function positive (req: Classified, cfg: AppConfig, type: number, yiaddr: string
   const reply = baseReply(req.packet, type, cfg.server.address)
   reply.yiaddr = yiaddr
   addNetworkOptions(reply.options, f, yiaddr !== '0.0.0.0')
+  // RFC 2132 §3.14: the host name of a reservation that names one, with the address reserved for it.
+  const hostname = f.reservations?.find(r => r.mac === req.mac && r.ip === yiaddr)?.hostname
+  if (hostname !== undefined) reply.options.set(Opt.HOSTNAME, Buffer.from(hostname, 'latin1'))
   // PXE clients in full mode get address and boot file in the same OFFER/ACK.
   const boot = req.pxe !== undefined ? bootFileFor(req.pxe, cfg) : undefined
   if (boot !== undefined) addBootOptions(reply, req.packet, boot, cfg)
@@ -82,7 +86,7 @@ function request (req: Classified, cfg: AppConfig, t: LeaseTable, pool: Pool, no
   const serverId = optIp(p.options, Opt.SERVER_ID)
   const requested = optIp(p.options, Opt.REQUESTED_IP)
   const own = t.get(req.mac)
-  const holds = (ip: string): boolean => inPool(pool, ipToInt(ip)) && t.isFree(ipToInt(ip), req.mac, now)
+  const holds = (ip: string): boolean => usableBy(pool, ipToInt(ip), req.mac) && t.isFree(ipToInt(ip), req.mac, now)
   if (serverId !== undefined) {
     if (serverId !== cfg.server.address) {
       // The client chose another server's offer: release what we held for it.

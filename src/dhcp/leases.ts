@@ -9,14 +9,39 @@ export const OFFER_HOLD_MS = 60_000
 /** How long a DECLINEd address (in use by someone else, RFC 2131 §4.3.3) stays out of the pool. */
 export const DECLINE_HOLD_MS = 10 * 60_000
 
-export interface Pool { start: number, end: number, exclude: ReadonlySet<number> }
-
-export function makePool (poolStart: string, poolEnd: string, exclude: string[] = []): Pool {
-  const a = ipToInt(poolStart); const b = ipToInt(poolEnd)
-  return { start: Math.min(a, b), end: Math.max(a, b), exclude: new Set(exclude.map(ipToInt)) }
+export interface Pool {
+  start: number
+  end: number
+  exclude: ReadonlySet<number>
+  /** reservations: MAC → its fixed address, and the reverse */
+  reservedFor: ReadonlyMap<string, number>
+  reservedIp: ReadonlyMap<number, string>
 }
 
+export function makePool (poolStart: string, poolEnd: string, exclude: string[] = [], reservations: ReadonlyArray<{ mac: string, ip: string }> = []): Pool {
+  const a = ipToInt(poolStart); const b = ipToInt(poolEnd)
+  const reservedFor = new Map<string, number>()
+  const reservedIp = new Map<number, string>()
+  for (const r of reservations) {
+    const ip = ipToInt(r.ip)
+    reservedFor.set(r.mac, ip)
+    reservedIp.set(ip, r.mac)
+  }
+  return { start: Math.min(a, b), end: Math.max(a, b), exclude: new Set(exclude.map(ipToInt)), reservedFor, reservedIp }
+}
+
+/** In the dynamic range and not excluded (reservations aside). */
 export const inPool = (pool: Pool, ip: number): boolean => ip >= pool.start && ip <= pool.end && !pool.exclude.has(ip)
+
+/**
+ * An address `mac` may hold: its own reservation (in or outside the range), or a dynamic address nobody has
+ * reserved. A reserved address is never handed to another client, even when the pool is otherwise exhausted.
+ */
+export function usableBy (pool: Pool, ip: number, mac: string): boolean {
+  const owner = pool.reservedIp.get(ip)
+  if (owner !== undefined) return owner === mac
+  return inPool(pool, ip)
+}
 
 const expiresMs = (l: Lease): number => Date.parse(l.expiresAt)
 
@@ -48,19 +73,23 @@ export class LeaseTable {
 
   /** The address to OFFER: the client's previous one, else the one it asks for (option 50), else the next free. */
   pick (mac: string, requested: string | undefined, pool: Pool, nowMs: number): string | undefined {
+    // A reservation wins; while another client still holds that address (leased before the reservation was
+    // configured) this one gets a dynamic address, and its own from the next DISCOVER after that lease ends.
+    const reserved = pool.reservedFor.get(mac)
+    if (reserved !== undefined && this.isFree(reserved, mac, nowMs)) return intToIp(reserved)
     const own = this.byMac.get(mac)
     if (own !== undefined && own.state !== 'declined') {
       const ip = ipToInt(own.ip)
-      if (inPool(pool, ip) && this.isFree(ip, mac, nowMs)) return own.ip
+      if (usableBy(pool, ip, mac) && this.isFree(ip, mac, nowMs)) return own.ip
     }
     if (requested !== undefined) {
       const ip = ipToInt(requested)
-      if (inPool(pool, ip) && this.isFree(ip, mac, nowMs)) return requested
+      if (usableBy(pool, ip, mac) && this.isFree(ip, mac, nowMs)) return requested
     }
     const size = pool.end - pool.start + 1
     for (let i = 0; i < size; i++) {
       const ip = pool.start + ((this.hint + i) % size)
-      if (inPool(pool, ip) && this.isFree(ip, mac, nowMs)) {
+      if (usableBy(pool, ip, mac) && this.isFree(ip, mac, nowMs)) {
         this.hint = (ip - pool.start + 1) % size
         return intToIp(ip)
       }

@@ -22,7 +22,7 @@ export function testConfig (patch: { dhcp?: Partial<AppConfig['dhcp']>, ports?: 
   return cfg as unknown as AppConfig
 }
 
-export const FULL = { poolStart: '10.99.0.100', poolEnd: '10.99.0.119', subnetMask: '255.255.255.0', router: '10.99.0.1', dns: ['10.99.0.53'], domain: 'lab.test', leaseSeconds: 600 }
+export const FULL = { poolStart: '10.99.0.100', poolEnd: '10.99.0.119', subnetMask: '255.255.255.0', router: '10.99.0.1', dns: ['10.99.0.53'], domain: 'lab.test', leaseSeconds: 600, reservations: [] as Array<{ mac: string, ip: string, hostname?: string }> }
 
 export interface ClientSpec {
   type?: number

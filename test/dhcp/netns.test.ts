@@ -98,3 +98,19 @@ t.test('full mode: udhcpc DORA, leases survive a restart, perfdhcp 20 concurrent
   t.equal(new Set(bound.map(l => l.ip)).size, bound.length, 'no address given to two machines')
   t.equal(new Set(leases.map(l => l.ip)).size, leases.length, 'not even offered twice')
 })
+
+t.test('full mode reservation: udhcpc on the reserved MAC gets the reserved address and host name', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'nbd-dhcp-resv-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const script = join(dir, 'udhcpc.sh')
+  await writeFile(script, '#!/bin/sh\n[ "$1" = bound ] && echo "BOUND $ip $hostname"\nexit 0\n')
+  await chmod(script, 0o755)
+  const link = lab.run(lab.clientNs, ['ip', '-o', 'link', 'show', lab.clientIf])
+  const mac = /link\/ether ([0-9a-f:]{17})/.exec(link)?.[1]
+  t.ok(mac, `client MAC ${mac}`)
+  const full = { ...FULL, reservations: [{ mac, ip: '10.99.0.50', hostname: 'resv-test' }] }
+  const svc = await lab.startService({ server: { address: SERVER_IP, bind: '0.0.0.0' }, dhcp: { mode: 'full', full } })
+  t.teardown(() => svc.stop())
+  const out = lab.run(lab.clientNs, ['busybox', 'udhcpc', '-i', lab.clientIf, '-n', '-q', '-f', '-t', '4', '-T', '1', '-s', script], 30_000)
+  t.match(out, /BOUND 10\.99\.0\.50 resv-test/, 'the reserved address (outside the pool range) with option 12')
+})
