@@ -4,7 +4,7 @@
 // Needs root. TCG emulation: the figures are for this machine under its current load (printed), not for
 // real hardware, where PXE + iPXE + the PE take a few seconds.
 import { loadavg } from 'node:os'
-import { startLabRun, waitForDeploymentEnd, type DeploymentEvent } from '../../test/e2e/deploy.js'
+import { startLabRun, waitForDeploymentEnd, type DeploymentEvent } from '../../src/lab/deploy.js'
 
 const arg = (name: string, def: string): string => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? (process.argv[i + 1] ?? def) : def }
 const RUNS = Number(arg('runs', '1'))

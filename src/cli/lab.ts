@@ -1,11 +1,11 @@
 // `netboot lab`: a self-contained demo as root: network namespaces + bridge + tap, dnsmasq as the site DHCP
 // server, the appliance in proxyDHCP mode and a QEMU VM (TCG) with a blank 2 GiB disk that PXE-boots and
 // deploys a demo WIM while the terminal shows its progress. Everything is removed on exit, Ctrl-C included.
-// The building blocks are the lab helpers the end-to-end tests use (test/lab/).
+// The building blocks are the lab helpers the end-to-end tests use (src/lab/).
 import { parseArgs } from 'node:util'
 import { readFile } from 'node:fs/promises'
 import type { CliCommand, CliIO } from './command.js'
-import { startLabRun, waitForDeploymentEnd, type LabRun, type ShownDeployment } from '../../test/e2e/deploy.js'
+import { startLabRun, waitForDeploymentEnd, type LabRun, type ShownDeployment } from '../lab/deploy.js'
 
 const usage = `usage: netboot lab [--uefi] [--timeout MINUTES]
 

@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { createLab, startDnsmasq, startAppliance, startVm, partitionTable, extractNtfs, hashTree } from '../lab/index.js'
+import { createLab, startDnsmasq, startAppliance, startVm, partitionTable, extractNtfs, hashTree } from '../../src/lab/index.js'
 import { ensurePe, referenceDisk, captureLabConfig, waitForEnded } from './e2e-helpers.js'
 
 const mac = (): string => '52:54:00:' + [...randomBytes(3)].map(b => b.toString(16).padStart(2, '0')).join(':')

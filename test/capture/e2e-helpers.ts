@@ -4,7 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
 import { stringify } from 'yaml'
-import { sh, makeTree, type Appliance } from '../lab/index.js'
+import { sh, makeTree, type Appliance } from '../../src/lab/index.js'
 import { buildPe } from '../../src/pe/build.js'
 
 /** A PE of our own (hash-cached by build.sh): the shared boot/pe/build may be rebuilt by other tests. */

@@ -5,8 +5,8 @@
 import t from 'tap'
 import { join } from 'node:path'
 import { readFile } from 'node:fs/promises'
-import { extractNtfs, hashTree, partitionTable, waitForLine } from '../lab/index.js'
-import { decideCount, startLabRun, waitForDeploymentEnd } from './deploy.js'
+import { extractNtfs, hashTree, partitionTable, waitForLine } from '../../src/lab/index.js'
+import { decideCount, startLabRun, waitForDeploymentEnd } from '../../src/lab/deploy.js'
 
 t.test('BIOS VM: PXE → iPXE → PE → WIM on NTFS, then told to boot locally', async t => {
   const run = await startLabRun({ firmware: 'bios', onLine: (l) => { t.comment(l) } })

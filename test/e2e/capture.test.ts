@@ -3,8 +3,8 @@
 // the appliance; the new image is catalogued and, applied again here, gives back the source tree.
 import t from 'tap'
 import { join } from 'node:path'
-import { hashTree, sh } from '../lab/index.js'
-import { startLabRun, waitForDeploymentEnd } from './deploy.js'
+import { hashTree, sh } from '../../src/lab/index.js'
+import { startLabRun, waitForDeploymentEnd } from '../../src/lab/deploy.js'
 
 t.test('a capture step uploads the deployed volume as a new catalogued image', async t => {
   const run = await startLabRun({

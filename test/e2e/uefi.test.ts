@@ -3,9 +3,9 @@
 import t from 'tap'
 import { join } from 'node:path'
 import { readFile } from 'node:fs/promises'
-import { extractNtfs, hashTree, partitionTable, waitForLine } from '../lab/index.js'
-import { blkid } from '../lab/disk.js'
-import { decideCount, startLabRun, waitForDeploymentEnd } from './deploy.js'
+import { extractNtfs, hashTree, partitionTable, waitForLine } from '../../src/lab/index.js'
+import { blkid } from '../../src/lab/disk.js'
+import { decideCount, startLabRun, waitForDeploymentEnd } from '../../src/lab/deploy.js'
 
 t.test('UEFI VM: PXE → ipxe.efi → PE → GPT + ESP + NTFS', async t => {
   const run = await startLabRun({ firmware: 'uefi', onLine: (l) => { t.comment(l) } })

@@ -4,9 +4,9 @@
 import t from 'tap'
 import { rename } from 'node:fs/promises'
 import { join } from 'node:path'
-import { waitFor } from '../lab/services.js'
-import { makeWim } from '../lab/index.js'
-import { bootDiagnosis, decideCount, startLabRun, waitForDeploymentEnd, type ShownDeployment } from './deploy.js'
+import { waitFor } from '../../src/lab/services.js'
+import { makeWim } from '../../src/lab/index.js'
+import { bootDiagnosis, decideCount, startLabRun, waitForDeploymentEnd, type ShownDeployment } from '../../src/lab/deploy.js'
 
 t.test('a machine in no collection boots locally and appears in the inventory', async t => {
   const run = await startLabRun({ firmware: 'bios', inCollection: false, onLine: (l) => { t.comment(l) } })

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { buildPe, PE_SOURCE_DIR } from '../../src/pe/build.js'
 import { command } from '../../src/cli/pe.js'
-import { REPO_ROOT } from '../lab/services.js'
+import { REPO_ROOT } from '../../src/lab/services.js'
 
 const PE_DIR = process.env.NETBOOT_PE_DIR ?? join(REPO_ROOT, 'boot/pe/build')
 

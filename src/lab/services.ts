@@ -7,7 +7,7 @@ import { basename, dirname, join, resolve } from 'node:path'
 import type { Lab } from './netns.js'
 import { killChild } from './netns.js'
 
-// The package root: test/lab/ from sources, dist/test/lab/ once compiled (netboot lab from dist).
+// The package root: src/lab/ from sources, dist/src/lab/ once compiled (netboot lab from dist).
 const up2 = resolve(import.meta.dirname, '..', '..')
 export const REPO_ROOT = basename(up2) === 'dist' ? dirname(up2) : up2
 const COMPILED = basename(up2) === 'dist'

@@ -8,9 +8,9 @@ import { randomBytes } from 'node:crypto'
 import {
   createLab, labConfig, makeTree, makeWim, startAppliance, startDnsmasq, startVm, waitFor,
   type Appliance, type Lab, type Vm
-} from '../lab/index.js'
-import { buildPe } from '../../src/pe/build.js'
-import { REPO_ROOT } from '../lab/services.js'
+} from './index.js'
+import { buildPe } from '../pe/build.js'
+import { REPO_ROOT } from './services.js'
 
 export const PE_DIR = process.env.NETBOOT_PE_DIR ?? join(REPO_ROOT, 'boot/pe/build')
 
