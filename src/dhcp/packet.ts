@@ -47,6 +47,7 @@ export function macOf (p: DhcpPacket): string {
 }
 
 function cString (b: Buffer): string {
+  if (b.length === 0 || b[0] === 0) return ''   // the usual sname/file of a request: nothing to decode
   const nul = b.indexOf(0)
   return b.subarray(0, nul < 0 ? b.length : nul).toString('latin1')
 }

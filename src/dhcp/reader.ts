@@ -65,7 +65,11 @@ export class Reader {
   }
 
   ipv4 (what = 'address'): string {
-    const b = this.bytes(4, what)
-    return b.length === 4 ? `${b[0]}.${b[1]}.${b[2]}.${b[3]}` : '0.0.0.0'
+    const at = this.take(4, what)
+    if (at < 0) return '0.0.0.0'
+    const b = this.buf
+    // Most addresses in a request are 0.0.0.0: no string built for them (this runs 4× per packet).
+    if ((b[at] | b[at + 1] | b[at + 2] | b[at + 3]) === 0) return '0.0.0.0'
+    return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`
   }
 }
