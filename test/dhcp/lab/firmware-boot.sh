@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # Real firmware against the appliance's proxyDHCP, beside a separate "site" DHCP server:
 #   ns nbd-fa<id>: bridge + QEMU tap + the appliance (src/dhcp via run-service.ts, proxy mode, 10.98.0.1)
-#                  + dnsmasq as TFTP-only server (tftp root /usr/lib/ipxe) + python http.server on :8080
+#                  + dnsmasq as TFTP-only server + python http.server on :8080
+#   TFTP root: a temp dir with links to /usr/lib/ipxe/* plus placeholder ipxe-arm64.efi / ipxe-ia32.efi (Debian's
+#   ipxe ships neither; the appliance's defaults name them for option 93 = 11 / 6). A placeholder is enough: the
+#   evidence is that the firmware downloaded the file our OFFER named, not that it runs.
 #   ns nbd-fs<id>: dnsmasq as the site DHCP server (addresses only, no PXE options), 10.98.0.2, via veth
-# Usage: firmware-boot.sh bios|ovmf [seconds] [proxy|full]. In full mode the site DHCP server is not started: the
+# Usage: firmware-boot.sh bios|ovmf|aavmf|ovmf32 [seconds] [proxy|full].
+#   bios: SeaBIOS + iPXE ROM (arch 0); ovmf: OVMF x64 (arch 7); aavmf: AAVMF arm64 on -M virt (arch 11);
+#   ovmf32: OVMF IA32 on q35 with SMM (arch 6). aavmf/ovmf32 stop once the TFTP download happened. In full mode the site DHCP server is not started: the
 # appliance gives the address itself (pool 10.98.0.160-.170). Prints evidence lines (the test greps them):
 #   HTTP-GET <path>        iPXE fetched it from the URL our proxy OFFER/ACK named
 #   TFTP-SENT <file>       firmware downloaded the loader our proxy OFFER named (dnsmasq's log)
 #   PROXY-REPLY <summary>  every reply the appliance sent (tcpdump)
+#   CLIENT-ARCH <n>        option 93 of each DISCOVER/REQUEST the firmware sent (tcpdump -v)
 set -euo pipefail
 KIND=${1:-bios}; SECS=${2:-60}; MODE=${3:-proxy}
 HERE=$(cd "$(dirname "$0")" && pwd); REPO=$(cd "$HERE/../../.." && pwd)
@@ -34,6 +40,8 @@ ip -n "$S" addr add 10.98.0.2/24 dev "$VS"
 for l in "$TAP" "$VA" "$BR"; do ip -n "$A" link set "$l" up; done
 ip -n "$S" link set "$VS" up
 ip -n "$A" route add default dev "$BR"
+mkdir -p "$WORK/tftp"; chmod 755 "$WORK" "$WORK/tftp"; ln -s /usr/lib/ipxe/* "$WORK/tftp/"
+for f in ipxe-arm64.efi ipxe-ia32.efi; do printf 'netboot lab placeholder for %s\n' "$f" > "$WORK/tftp/$f"; done
 
 # Site DHCP (addresses only) + IPv6 RA so iPXE does not stall (DESIGN.md).
 [ "$MODE" = proxy ] && ip netns exec "$S" dnsmasq -k --conf-file=/dev/null --port=0 --interface="$VS" --bind-interfaces \
@@ -41,7 +49,7 @@ ip -n "$A" route add default dev "$BR"
   --log-facility="$WORK/site.log" --log-dhcp &
 [ "$MODE" = proxy ] && PIDS+=($!)
 ip netns exec "$A" dnsmasq -k --conf-file=/dev/null --port=0 --interface="$BR" --bind-interfaces \
-  --enable-tftp --tftp-root=/usr/lib/ipxe --dhcp-range=fd98::,ra-only --enable-ra --pid-file="$WORK/tftp.pid" \
+  --enable-tftp --tftp-root="$WORK/tftp" --dhcp-range=fd98::,ra-only --enable-ra --pid-file="$WORK/tftp.pid" \
   --log-facility="$WORK/tftp.log" &
 PIDS+=($!)
 mkdir -p "$WORK/www"; printf '#!ipxe\necho netboot lab\nshell\n' > "$WORK/www/boot.ipxe"
@@ -61,26 +69,50 @@ grep -q READY "$WORK/svc.out" || { echo "appliance did not start"; cat "$WORK/sv
 # http.server resolves its own name first (a DNS timeout inside the namespace): wait until it listens.
 for _ in $(seq 1 60); do grep -q 'Serving HTTP' "$WORK/http.log" 2>/dev/null && break; sleep 0.5; done
 
-if [ "$KIND" = bios ]; then
+NIC=(-netdev tap,id=n0,ifname="$TAP",script=no,downscript=no)
+case "$KIND" in
+bios)
   QEMU=(qemu-system-x86_64 -accel tcg -m 256 -display none -monitor none -serial none -no-reboot
-    -netdev tap,id=n0,ifname="$TAP",script=no,downscript=no -device e1000,netdev=n0,mac=52:54:00:98:00:01 -boot n)
-else
+    "${NIC[@]}" -device e1000,netdev=n0,mac=52:54:00:98:00:01 -boot n) ;;
+ovmf)
   cp /usr/share/OVMF/OVMF_VARS.fd "$WORK/vars.fd"
   QEMU=(qemu-system-x86_64 -accel tcg -m 512 -display none -monitor none -serial none -no-reboot
     -drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE.fd -drive if=pflash,format=raw,file="$WORK/vars.fd"
-    -netdev tap,id=n0,ifname="$TAP",script=no,downscript=no
-    -device virtio-net-pci,netdev=n0,mac=52:54:00:98:00:02,romfile=,disable-legacy=on -boot n)
-fi
+    "${NIC[@]}" -device virtio-net-pci,netdev=n0,mac=52:54:00:98:00:02,romfile=,disable-legacy=on -boot n) ;;
+aavmf)
+  # AAVMF's own VirtioNetDxe + PxeBcDxe (romfile= keeps QEMU's x86 iPXE ROM off the NIC).
+  cp /usr/share/AAVMF/AAVMF_VARS.fd "$WORK/vars.fd"
+  QEMU=(qemu-system-aarch64 -accel tcg -M virt -cpu cortex-a57 -m 512 -display none -monitor none
+    -serial file:"$WORK/serial.log" -no-reboot
+    -drive if=pflash,format=raw,readonly=on,file=/usr/share/AAVMF/AAVMF_CODE.fd -drive if=pflash,format=raw,file="$WORK/vars.fd"
+    "${NIC[@]}" -device virtio-net-pci,netdev=n0,mac=52:54:00:98:00:03,romfile=,disable-legacy=on -boot n) ;;
+ovmf32)
+  # Debian's ovmf-ia32 ships only the SMM (secboot) build: q35 with SMM and a secure pflash. Its VARS has no keys
+  # enrolled, so Secure Boot is off; it would not matter anyway, the download comes before any signature check.
+  cp /usr/share/OVMF/OVMF32_VARS_4M.fd "$WORK/vars.fd"
+  QEMU=(qemu-system-i386 -accel tcg -M q35,smm=on -global driver=cfi.pflash01,property=secure,value=on
+    -global ICH9-LPC.disable_s3=1 -m 512 -display none -monitor none -serial file:"$WORK/serial.log" -no-reboot
+    -drive if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF32_CODE_4M.secboot.fd
+    -drive if=pflash,format=raw,unit=1,file="$WORK/vars.fd"
+    "${NIC[@]}" -device virtio-net-pci,netdev=n0,mac=52:54:00:98:00:04,romfile=,disable-legacy=on -boot n) ;;
+*) echo "unknown kind $KIND"; exit 2 ;;
+esac
 ip netns exec "$A" "${QEMU[@]}" &
 QPID=$!
 PIDS+=($QPID)
-# Stop as soon as iPXE fetched its script (the end of the DHCP side's job), or after SECS.
-for _ in $(seq 1 $((SECS * 2))); do grep -q 'GET /boot.ipxe' "$WORK/http.log" && break; sleep 0.5; done
+# Stop as soon as iPXE fetched its script (the end of the DHCP side's job), or for aavmf/ovmf32 (placeholder
+# loaders, nothing to chain into) as soon as the loader was downloaded; or after SECS.
+DONE='GET /boot.ipxe'; DONELOG="$WORK/http.log"
+case "$KIND" in aavmf|ovmf32) DONE=' sent '; DONELOG="$WORK/tftp.log" ;; esac
+T0=$SECONDS
+for _ in $(seq 1 $((SECS * 2))); do grep -q "$DONE" "$DONELOG" && break; sleep 0.5; done
+echo "QEMU-SECONDS $((SECONDS - T0))"
 kill "$QPID" 2>/dev/null || true
 sleep 1
 grep -o 'GET /[^ ]*' "$WORK/http.log" | sed 's/^GET /HTTP-GET /' || true
-grep -o 'sent /usr/lib/ipxe/[^ ]*' "$WORK/tftp.log" | sed 's#^sent /usr/lib/ipxe/#TFTP-SENT #' || true
+grep -o "sent $WORK/tftp/[^ ]*" "$WORK/tftp.log" | sed "s#^sent $WORK/tftp/#TFTP-SENT #" || true
 tcpdump -r "$WORK/all.pcap" -n 'udp port 67 or udp port 68 or udp port 4011' 2>/dev/null | awk '/^[0-9]/ {hdr=$0} /10\.98\.0\.1\.(67|4011) >/ {print "PROXY-REPLY " $0}' | sed 's/  */ /g' || true
+tcpdump -r "$WORK/all.pcap" -n -v 'udp dst port 67 or udp dst port 4011' 2>/dev/null | grep -o 'ARCH (93), length 2: [0-9]*' | awk '{print "CLIENT-ARCH " $NF}' || true
 grep -c "sent" "$WORK/site.log" 2>/dev/null | sed "s/^/SITE-LOG-LINES /" || true
 tcpdump -r "$WORK/all.pcap" -n 'tcp dst port 8080 and tcp[tcpflags] & tcp-syn != 0' 2>/dev/null | awk '{print "HTTP-SYN-FROM " $3}' | sort -u || true
 [ -n "${NBD_FW_KEEP:-}" ] && cp -r "$WORK" "$NBD_FW_KEEP"
