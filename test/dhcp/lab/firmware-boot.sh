@@ -13,7 +13,8 @@
 #   HTTP-GET <path>        iPXE fetched it from the URL our proxy OFFER/ACK named
 #   TFTP-SENT <file>       firmware downloaded the loader our proxy OFFER named (dnsmasq's log)
 #   PROXY-REPLY <summary>  every reply the appliance sent (tcpdump)
-#   CLIENT-ARCH <n>        option 93 of each DISCOVER/REQUEST the firmware sent (tcpdump -v)
+#   FIRMWARE NBP ...       EDK2's console lines about the boot file (aavmf/ovmf32: serial console)
+#   CLIENT-ARCH <type> <n> option 93 of each DISCOVER/REQUEST the firmware sent (tcpdump -v), e.g. "Discover 11"
 set -euo pipefail
 KIND=${1:-bios}; SECS=${2:-60}; MODE=${3:-proxy}
 HERE=$(cd "$(dirname "$0")" && pwd); REPO=$(cd "$HERE/../../.." && pwd)
@@ -53,7 +54,15 @@ ip netns exec "$A" dnsmasq -k --conf-file=/dev/null --port=0 --interface="$BR" -
   --log-facility="$WORK/tftp.log" &
 PIDS+=($!)
 mkdir -p "$WORK/www"; printf '#!ipxe\necho netboot lab\nshell\n' > "$WORK/www/boot.ipxe"
-ip netns exec "$A" /usr/bin/python3 -m http.server 8080 --bind 10.98.0.1 --directory "$WORK/www" > "$WORK/http.log" 2>&1 &
+# python's HTTPServer.server_bind calls getfqdn(), a DNS lookup that times out inside the namespace (~5 s):
+# skip it. Request lines ("GET /boot.ipxe ...") go to stderr, i.e. http.log.
+ip netns exec "$A" /usr/bin/python3 -c '
+import functools, http.server as h, socketserver, sys
+class S(h.ThreadingHTTPServer):
+    def server_bind(self):
+        socketserver.TCPServer.server_bind(self); self.server_name, self.server_port = "lab", 8080
+s = S(("10.98.0.1", 8080), functools.partial(h.SimpleHTTPRequestHandler, directory=sys.argv[1]))
+print("Serving HTTP", flush=True); s.serve_forever()' "$WORK/www" > "$WORK/http.log" 2>&1 &
 PIDS+=($!)
 ip netns exec "$A" tcpdump -i "$BR" -n -U -w "$WORK/all.pcap" 2>/dev/null &
 PIDS+=($!)
@@ -66,7 +75,7 @@ ip netns exec "$A" node --import tsx "$REPO/test/dhcp/lab/run-service.ts" "$SPEC
 PIDS+=($!)
 for _ in $(seq 1 60); do grep -q READY "$WORK/svc.out" 2>/dev/null && break; sleep 0.5; done
 grep -q READY "$WORK/svc.out" || { echo "appliance did not start"; cat "$WORK/svc.log"; exit 1; }
-# http.server resolves its own name first (a DNS timeout inside the namespace): wait until it listens.
+# Wait until the HTTP server listens.
 for _ in $(seq 1 60); do grep -q 'Serving HTTP' "$WORK/http.log" 2>/dev/null && break; sleep 0.5; done
 
 NIC=(-netdev tap,id=n0,ifname="$TAP",script=no,downscript=no)
@@ -103,16 +112,19 @@ PIDS+=($QPID)
 # Stop as soon as iPXE fetched its script (the end of the DHCP side's job), or for aavmf/ovmf32 (placeholder
 # loaders, nothing to chain into) as soon as the loader was downloaded; or after SECS.
 DONE='GET /boot.ipxe'; DONELOG="$WORK/http.log"
-case "$KIND" in aavmf|ovmf32) DONE=' sent '; DONELOG="$WORK/tftp.log" ;; esac
+# EDK2 reads the size first (a TFTP tsize request it aborts, which dnsmasq also logs as "sent"), so wait for
+# its own console line rather than dnsmasq's.
+case "$KIND" in aavmf|ovmf32) DONE='NBP file downloaded successfully'; DONELOG="$WORK/serial.log" ;; esac
 T0=$SECONDS
-for _ in $(seq 1 $((SECS * 2))); do grep -q "$DONE" "$DONELOG" && break; sleep 0.5; done
+for _ in $(seq 1 $((SECS * 2))); do grep -aq "$DONE" "$DONELOG" 2>/dev/null && break; sleep 0.5; done
 echo "QEMU-SECONDS $((SECONDS - T0))"
 kill "$QPID" 2>/dev/null || true
 sleep 1
 grep -o 'GET /[^ ]*' "$WORK/http.log" | sed 's/^GET /HTTP-GET /' || true
+[ -f "$WORK/serial.log" ] && { tr -d '\r' < "$WORK/serial.log" | grep -a 'NBP file' | sed 's/^ */FIRMWARE /' || true; }
 grep -o "sent $WORK/tftp/[^ ]*" "$WORK/tftp.log" | sed "s#^sent $WORK/tftp/#TFTP-SENT #" || true
 tcpdump -r "$WORK/all.pcap" -n 'udp port 67 or udp port 68 or udp port 4011' 2>/dev/null | awk '/^[0-9]/ {hdr=$0} /10\.98\.0\.1\.(67|4011) >/ {print "PROXY-REPLY " $0}' | sed 's/  */ /g' || true
-tcpdump -r "$WORK/all.pcap" -n -v 'udp dst port 67 or udp dst port 4011' 2>/dev/null | grep -o 'ARCH (93), length 2: [0-9]*' | awk '{print "CLIENT-ARCH " $NF}' || true
+tcpdump -r "$WORK/all.pcap" -n -v 'udp dst port 67 or udp dst port 4011' 2>/dev/null | awk '/DHCP-Message \(53\)/ {m=$NF} /ARCH \(93\)/ {print "CLIENT-ARCH " m " " $NF}' || true
 grep -c "sent" "$WORK/site.log" 2>/dev/null | sed "s/^/SITE-LOG-LINES /" || true
 tcpdump -r "$WORK/all.pcap" -n 'tcp dst port 8080 and tcp[tcpflags] & tcp-syn != 0' 2>/dev/null | awk '{print "HTTP-SYN-FROM " $3}' | sort -u || true
 [ -n "${NBD_FW_KEEP:-}" ] && cp -r "$WORK" "$NBD_FW_KEEP"
