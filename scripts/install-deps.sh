@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   # PXE loaders and the lab
   ipxe qemu-system-x86 ovmf iproute2 tcpdump
+  # arm64 and IA32 UEFI firmware for test/dhcp/firmware.test.ts
+  qemu-system-arm qemu-efi-aarch64 ovmf-ia32
   # real peers for the tests
   atftp tftp-hpa busybox-static curl dnsmasq-base kea-admin python3-scapy zzuf
   # images and the PE
