@@ -13,7 +13,7 @@ const dir = new URL('../fixtures/dhcp/', import.meta.url).pathname
 const fixtures = readdirSync(dir).filter(f => f.endsWith('.bin')).sort()
 
 t.test('golden packets from real clients', async t => {
-  t.ok(fixtures.length >= 17, 'all captured fixtures present')
+  t.ok(fixtures.length >= 25, 'all captured fixtures present')
   for (const f of fixtures) {
     const raw = readFileSync(join(dir, f))
     const p = decode(raw)
@@ -33,6 +33,10 @@ t.test('what the firmware told us, as the classifier sees it', async t => {
   t.match(ovmf, { kind: 'request', pxe: { arch: 'efi-x64', archCode: 7, isIpxe: false, uuid: '5c0a1b2c-3d4e-4f50-8162-738495a6b7c8' } },
     'OVMF PXE: EFI x64, not iPXE')
   t.match(classify(load('ovmf-2-discover.bin'), 'dhcp', 'proxy'), { pxe: { arch: 'efi-x64', isIpxe: true } }, 'chained ipxe.efi is iPXE')
+  t.match(classify(load('aavmf-1-discover.bin'), 'dhcp', 'proxy'), { kind: 'request', pxe: { arch: 'efi-arm64', archCode: 11, isIpxe: false, uuid: '3e7b9c10-2a4d-4b6f-8c1e-5d2f7a9b0c31' } },
+    'AAVMF arm64 PXE: arch 11 and the -uuid QEMU was given')
+  t.match(classify(load('ovmf32-1-discover.bin'), 'dhcp', 'proxy'), { kind: 'request', pxe: { arch: 'efi-ia32', archCode: 6, isIpxe: false, uuid: '9d4c2e61-7f0a-4b3c-a5d8-1e6f0b2c4d75' } },
+    'OVMF IA32 PXE: arch 6 and the -uuid QEMU was given')
   t.match(classify(load('perfdhcp-1-discover.bin'), 'dhcp', 'proxy'), { relayed: true, pxe: { arch: 'efi-x64' } }, 'perfdhcp relays')
   t.match(classify(load('bios-1-offer.bin'), 'dhcp', 'proxy'), { kind: 'ignore', reason: 'not-a-request' }, "another server's OFFER is ignored")
 })
