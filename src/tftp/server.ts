@@ -34,6 +34,10 @@ interface Slot {
   file: string
   closed: boolean
   socket?: dgram.Socket
+  /** the unconnected twin of a connected transfer socket: answers other sources with ERROR 5 */
+  strangers?: dgram.Socket
+  /** `socket` is connected to the peer: send without an address */
+  connected: boolean
   source?: Source
   transfer?: ReadTransfer
   /** how fast the client ACKs: busy polling is held only for clients that answer within the budget */
@@ -173,7 +177,7 @@ export class TftpServer {
       this.replyError(peer, ERR.NOT_DEFINED, 'server busy, retry')
       return
     }
-    const slot: Slot = { key, peer, file: req.filename, closed: false, answer: new AnswerTime(), pollBudget: cfg.busyPollMicroseconds }
+    const slot: Slot = { key, peer, file: req.filename, closed: false, connected: false, answer: new AnswerTime(), pollBudget: cfg.busyPollMicroseconds }
     this.slots.set(key, slot)
     this.perClient.set(peer.address, mine + 1)
     this.begin(slot, req, cfg).catch(err => {
@@ -200,11 +204,9 @@ export class TftpServer {
     slot.source = content.source
     const neg = negotiate(req.options, cfg, content.source.size)
     if (content.source instanceof FileSource) content.source.setReadAhead(neg.blksize, neg.windowsize)
-    const socket = dgram.createSocket({ type: 'udp4', lookup: literalLookup })
-    slot.socket = socket
-    socket.on('error', err => this.log.debug({ err, client: slot.key }, 'tftp transfer socket error'))
+    let socket: dgram.Socket
     try {
-      await bindSocket(socket, this.bindAddress, 0)
+      socket = await this.openTransferSockets(slot)
     } catch (err) {
       this.log.warn({ err, client: slot.key }, 'cannot open a transfer socket')
       this.replyError(slot.peer, ERR.NOT_DEFINED, 'server busy, retry')
@@ -222,15 +224,50 @@ export class TftpServer {
     }, this.io(socket, slot), r => this.ended(slot, r, content.from))
     slot.transfer = transfer
     socket.on('message', (msg, rinfo) => this.onTransferDatagram(slot, msg, rinfo))
-    this.log.info({ client: slot.key, file: content.file, from: content.from, size: content.source.size, options: req.options, blksize: neg.blksize, windowsize: neg.windowsize }, 'tftp transfer start')
+    this.log.info({ client: slot.key, file: content.file, from: content.from, size: content.source.size, options: req.options, blksize: neg.blksize, windowsize: neg.windowsize, connected: slot.connected }, 'tftp transfer start')
     transfer.start()
+  }
+
+  /**
+   * The transfer's TID (RFC 1350 §4): a socket on a new port, connected to the client, so the kernel hands it only
+   * the client's datagrams and it sends without a per-datagram address (bench/tftp: lockstep and windowed transfers
+   * 7–12 % faster than with sendto). A twin socket on the same port, unconnected (both SO_REUSEADDR; Linux delivers
+   * to the connected socket when the source matches it, to the twin otherwise), answers every other source with
+   * ERROR 5 without disturbing the transfer. If the twin cannot bind, one unconnected socket does both jobs.
+   */
+  private async openTransferSockets (slot: Slot): Promise<dgram.Socket> {
+    const socket = dgram.createSocket({ type: 'udp4', lookup: literalLookup, reuseAddr: true })
+    slot.socket = socket
+    socket.on('error', err => this.log.debug({ err, client: slot.key }, 'tftp transfer socket error'))
+    await bindSocket(socket, this.bindAddress, 0)
+    const strangers = dgram.createSocket({ type: 'udp4', reuseAddr: true })
+    strangers.on('error', err => this.log.debug({ err, client: slot.key }, 'tftp transfer twin socket error'))
+    try {
+      await bindSocket(strangers, this.bindAddress, socket.address().port)
+    } catch (err) {
+      closeSocket(strangers)
+      this.log.debug({ err, client: slot.key }, 'no twin socket: the transfer socket stays unconnected')
+      return socket
+    }
+    slot.strangers = strangers
+    strangers.on('message', (_msg, rinfo) => this.unknownTid(slot, strangers, rinfo))
+    await new Promise<void>(resolve => socket.connect(slot.peer.port, slot.peer.address, () => resolve()))
+    slot.connected = true
+    return socket
+  }
+
+  /** RFC 1350 §4: a packet from another TID gets ERROR 5 and does not disturb the transfer. */
+  private unknownTid (slot: Slot, from: dgram.Socket, rinfo: dgram.RemoteInfo): void {
+    this.log.debug({ client: slot.key, from: `${rinfo.address}:${rinfo.port}` }, 'packet from unknown transfer ID')
+    try { from.send(encodeError(ERR.UNKNOWN_TID, 'unknown transfer ID'), rinfo.port, rinfo.address) } catch { /* closing */ }
   }
 
   private io (socket: dgram.Socket, slot: Slot): TransferIo {
     const { peer, answer } = slot
     return {
       send: parts => {
-        socket.send(parts as Buffer, peer.port, peer.address)
+        if (slot.connected) socket.send(parts as Buffer)
+        else socket.send(parts as Buffer, peer.port, peer.address)
         answer.sent()
         if (this.slots.size <= BUSY_POLL_MAX_TRANSFERS && answer.worthPolling(slot.pollBudget)) this.busyPoll.hold(slot.pollBudget)
       },
@@ -245,9 +282,8 @@ export class TftpServer {
   private onTransferDatagram (slot: Slot, msg: Buffer, rinfo: dgram.RemoteInfo): void {
     try {
       if (rinfo.address !== slot.peer.address || rinfo.port !== slot.peer.port) {
-        // RFC 1350 §4: a packet from another TID gets ERROR 5 and does not disturb the transfer.
-        this.log.debug({ client: slot.key, from: `${rinfo.address}:${rinfo.port}` }, 'packet from unknown transfer ID')
-        slot.socket?.send(encodeError(ERR.UNKNOWN_TID, 'unknown transfer ID'), rinfo.port, rinfo.address)
+        // Only without a twin (a connected socket never sees other sources).
+        if (slot.socket !== undefined) this.unknownTid(slot, slot.socket, rinfo)
         return
       }
       slot.answer.answered()
@@ -279,8 +315,7 @@ export class TftpServer {
     if (n <= 0) this.perClient.delete(slot.peer.address)
     else this.perClient.set(slot.peer.address, n)
     // Close after the current tick so a final ERROR queued on the socket still leaves.
-    const socket = slot.socket
-    if (socket !== undefined) setImmediate(() => closeSocket(socket))
+    for (const socket of [slot.socket, slot.strangers]) if (socket !== undefined) setImmediate(() => closeSocket(socket))
     slot.source?.close().catch(err => this.log.debug({ err }, 'closing a tftp source failed'))
   }
 }

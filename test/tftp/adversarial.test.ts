@@ -26,7 +26,7 @@ function nextPacket (s: dgram.Socket, ms = 2000): Promise<Packet | undefined> {
 const blocks = (size: number, bs: number): number => Math.floor(size / bs) + 1
 
 t.test('main server', async t => {
-  const { port } = await startServer(t, root)
+  const { port, logs } = await startServer(t, root)
 
   t.test('duplicate ACKs (3 copies each) never cause duplicate DATA: lockstep', async t => {
     const r = await tftpGet(port, 'loader.efi', { ackCopies: 3 })
@@ -63,6 +63,8 @@ t.test('main server', async t => {
     await new Promise(resolve => setTimeout(resolve, 100))
     t.ok(strangerGot.length >= 1, 'the stranger got an answer')
     t.ok(strangerGot.every(p => p.op === OP.ERROR && p.code === 5), 'ERROR 5 unknown transfer ID')
+    // ...from the unconnected twin of a transfer socket connected to the client (server.ts openTransferSockets)
+    t.ok(logs.filter(l => l.msg === 'tftp transfer start').every(l => l.connected === true), 'transfer sockets are connected')
   })
 
   t.test('random datagrams and mutated requests to the listening port', async t => {
