@@ -45,10 +45,14 @@ mkdir -p "$WORK/tftp"; chmod 755 "$WORK" "$WORK/tftp"; ln -s /usr/lib/ipxe/* "$W
 for f in ipxe-arm64.efi ipxe-ia32.efi; do printf 'netboot lab placeholder for %s\n' "$f" > "$WORK/tftp/$f"; done
 
 # Site DHCP (addresses only) + IPv6 RA so iPXE does not stall (DESIGN.md).
-[ "$MODE" = proxy ] && ip netns exec "$S" dnsmasq -k --conf-file=/dev/null --port=0 --interface="$VS" --bind-interfaces \
-  --dhcp-range=10.98.0.100,10.98.0.150,1h --dhcp-leasefile="$WORK/site.leases" --pid-file="$WORK/site.pid" \
-  --log-facility="$WORK/site.log" --log-dhcp &
-[ "$MODE" = proxy ] && PIDS+=($!)
+# Started as a plain command (not `[ … ] && cmd &`, whose $! is a subshell that cleanup would kill while dnsmasq
+# lived on): `ip netns exec` execs dnsmasq, so $! is dnsmasq's own PID.
+if [ "$MODE" = proxy ]; then
+  ip netns exec "$S" dnsmasq -k --conf-file=/dev/null --port=0 --interface="$VS" --bind-interfaces \
+    --dhcp-range=10.98.0.100,10.98.0.150,1h --dhcp-leasefile="$WORK/site.leases" --pid-file="$WORK/site.pid" \
+    --log-facility="$WORK/site.log" --log-dhcp &
+  PIDS+=($!)
+fi
 ip netns exec "$A" dnsmasq -k --conf-file=/dev/null --port=0 --interface="$BR" --bind-interfaces \
   --enable-tftp --tftp-root="$WORK/tftp" --dhcp-range=fd98::,ra-only --enable-ra --pid-file="$WORK/tftp.pid" \
   --log-facility="$WORK/tftp.log" &
