@@ -29,16 +29,10 @@ export const SIGHTING_INTERVAL_MS = 10_000
  * round is still 3,200 new machines/s.
  */
 export const SIGHTING_BATCH_MAX = 64
-/** Sightings in flight at most while writing behind the reply: one batch. */
-export const MAX_PENDING_SIGHTINGS = SIGHTING_BATCH_MAX
-/** Sightings written at once at most while writing behind the reply (was a token-bucket depth): one batch. */
-export const SIGHTING_WRITE_BURST = SIGHTING_BATCH_MAX
 /** Sightings queued at most while writing behind the reply; beyond it a first contact is not recorded yet. */
 export const MAX_QUEUED_SIGHTINGS = 8192
 /** The queue is drained every this often while not empty (after the batch in flight has ended). */
 export const SIGHTING_DRAIN_INTERVAL_MS = 20
-/** Upper bound of sightings written per second behind the replies (one full batch per round); not a budget. */
-export const SIGHTING_WRITES_PER_SECOND = SIGHTING_BATCH_MAX * 1000 / SIGHTING_DRAIN_INTERVAL_MS
 /** A drain timer that fires this much late means the loop is saturated by requests: no writes that round. */
 const DRAIN_SKIP_LAG_MS = 10
 /**

@@ -12,7 +12,7 @@ import { replyDestination, type Destination } from './route.js'
 import type { Source } from './server.js'
 import { Inventory } from './inventory.js'
 
-export { SIGHTING_INTERVAL_MS, SIGHTING_DRAIN_INTERVAL_MS, MAX_PENDING_SIGHTINGS, MAX_QUEUED_SIGHTINGS, MAX_WAITING_SIGHTINGS, SIGHTING_WRITES_PER_SECOND, SIGHTING_WRITE_BURST } from './inventory.js'
+export { SIGHTING_INTERVAL_MS, SIGHTING_DRAIN_INTERVAL_MS, MAX_QUEUED_SIGHTINGS, MAX_WAITING_SIGHTINGS } from './inventory.js'
 
 /** Full-mode requests waiting for the allocation queue at most; beyond it they are dropped (clients retry). */
 export const MAX_QUEUED_FULL = 1024
