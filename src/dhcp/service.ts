@@ -3,7 +3,7 @@ import type { AppContext, Service } from '../service.js'
 import { createDhcpGate } from '../policy/gate.js'
 import { DhcpSockets, warmUpUdp } from './server.js'
 import { Responder } from './responder.js'
-import { warmUp, warmUpPacket, warmUpResponder } from './warmup.js'
+import { warmUpPacket, warmUpResponder } from './warmup.js'
 import { Inventory } from './inventory.js'
 
 /** Synthetic requests run through the real pipeline over loopback before the sockets open (server.ts warmUpUdp). */
@@ -29,7 +29,6 @@ export function createService (ctx: AppContext): DhcpService | undefined {
       // Full mode: leases are loaded before the first packet, so a restart keeps every address where it was.
       if (cfg.dhcp.mode === 'full') await responder.leaseTable()
       if (cfg.dhcp.mode === 'proxy') {
-        warmUp(cfg)
         let warm: Responder | undefined
         await warmUpUdp(WARM_UP_ROUNDS, warmUpPacket, async (msg, from, answer) => {
           warm ??= warmUpResponder(ctx, answer)

@@ -1,13 +1,9 @@
-// Runs the hot path on synthetic PXE requests before the sockets open, so V8 has compiled it when the first burst
-// arrives: measured in bench/dhcp, a cold process answered the first second of a 5,000/s storm hundreds of
-// milliseconds late. warmUp: the pure codec path; warmUpResponder: the whole per-packet pipeline against a stub
-// store (first write waited for, then batches behind the reply) and a sender that drops everything. No I/O, no
-// real store, no sockets.
-import type { AppConfig } from '../config/schema.js'
-import { BOOTREQUEST, decode, encode, type DhcpPacket } from './packet.js'
+// Synthetic PXE requests for the start-up warm-up (server.ts warmUpUdp sends them over loopback before the real
+// sockets open), so V8 has compiled the hot path when the first burst arrives: measured in bench/dhcp, a cold
+// process answered the first second of a 5,000/s storm hundreds of milliseconds late. warmUpResponder: the whole
+// per-packet pipeline against a stub store, answering over loopback only; no real store.
+import { BOOTREQUEST, encode, type DhcpPacket } from './packet.js'
 import { MessageType, Opt } from './options.js'
-import { classify } from './classify.js'
-import { buildProxyReply } from './proxy.js'
 import { Responder } from './responder.js'
 import type { AppContext } from '../service.js'
 import type { Machine, MachineStore, Store } from '../store/types.js'
@@ -27,17 +23,6 @@ function sample (arch: number, ipxe: boolean, i: number): Buffer {
     sname: '', file: '', options
   }
   return encode(p)
-}
-
-export function warmUp (cfg: AppConfig, rounds = 3000): void {
-  const arches = [0, 7, 11, 16]
-  for (let i = 0; i < rounds; i++) {
-    const c = classify(decode(sample(arches[i % 4], i % 3 === 0, i)), 'dhcp', 'proxy')
-    if (c.kind === 'request') {
-      const r = buildProxyReply(c, cfg)
-      if (r !== undefined) encode(r)
-    }
-  }
 }
 
 /** The i-th synthetic PXE request of the warm-up: arches 0, 7, 11, 16; every third from iPXE; every other relayed. */
