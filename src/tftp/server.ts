@@ -236,18 +236,24 @@ export class TftpServer {
    * ERROR 5 without disturbing the transfer. If the twin cannot bind, one unconnected socket does both jobs.
    */
   private async openTransferSockets (slot: Slot): Promise<dgram.Socket> {
-    const socket = dgram.createSocket({ type: 'udp4', lookup: literalLookup, reuseAddr: true })
-    slot.socket = socket
-    socket.on('error', err => this.log.debug({ err, client: slot.key }, 'tftp transfer socket error'))
-    await bindSocket(socket, this.bindAddress, 0)
+    const open = async (reuseAddr: boolean): Promise<dgram.Socket> => {
+      const socket = dgram.createSocket({ type: 'udp4', lookup: literalLookup, reuseAddr })
+      slot.socket = socket
+      socket.on('error', err => this.log.debug({ err, client: slot.key }, 'tftp transfer socket error'))
+      await bindSocket(socket, this.bindAddress, 0)
+      return socket
+    }
+    const socket = await open(true)
     const strangers = dgram.createSocket({ type: 'udp4', reuseAddr: true })
     strangers.on('error', err => this.log.debug({ err, client: slot.key }, 'tftp transfer twin socket error'))
     try {
       await bindSocket(strangers, this.bindAddress, socket.address().port)
     } catch (err) {
+      // Without a twin the socket must not stay SO_REUSEADDR: an unconnected one could share its port with another.
       closeSocket(strangers)
-      this.log.debug({ err, client: slot.key }, 'no twin socket: the transfer socket stays unconnected')
-      return socket
+      closeSocket(socket)
+      this.log.debug({ err, client: slot.key }, 'no twin socket: one unconnected transfer socket')
+      return await open(false)
     }
     slot.strangers = strangers
     strangers.on('message', (_msg, rinfo) => this.unknownTid(slot, strangers, rinfo))
