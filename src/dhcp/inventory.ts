@@ -104,6 +104,20 @@ export class Inventory {
 
   private get health (): Health { return healthOf(this.store()) }
 
+  /**
+   * Waits until no write is in flight (polling every millisecond, up to `timeoutMs`), then forgets every sighting
+   * queued or remembered. The service calls it after the warm-up, before it points the store accessor at the real
+   * store: a write still in flight would otherwise report its outcome against the real store's health.
+   */
+  async reset (timeoutMs = PROBE_TIMEOUT_MS): Promise<void> {
+    const until = performance.now() + timeoutMs
+    while ((this.batch !== undefined || this.inflight.size > 0) && performance.now() < until) {
+      await new Promise(resolve => setTimeout(resolve, 1))
+    }
+    this.queue.clear()
+    this.lastWrite.clear()
+  }
+
   /** Records the sighting as needed; says whether the request may be answered. Never rejects. */
   async admit (c: Classified, client: PxeClient): Promise<Admission> {
     if (this.health.proven) {

@@ -11,6 +11,7 @@ import { LeaseTable } from './leases.js'
 import { replyDestination, type Destination } from './route.js'
 import type { Source } from './server.js'
 import { Inventory } from './inventory.js'
+import type { MachineStore } from '../store/types.js'
 
 export { SIGHTING_INTERVAL_MS, SIGHTING_DRAIN_INTERVAL_MS, MAX_QUEUED_SIGHTINGS, MAX_WAITING_SIGHTINGS } from './inventory.js'
 
@@ -28,9 +29,19 @@ export class Responder {
   private fullQueue: Promise<void> = Promise.resolve()
   private fullQueued = 0
 
-  constructor (private readonly ctx: AppContext, private readonly gate: DhcpGate, private readonly send: Sender) {
+  /**
+   * `machines`: where the inventory writes; the service points it at a stub during its start-up warm-up (the same
+   * Responder then serves the real sockets, so V8's type feedback is production's) and at ctx.store.machines after.
+   */
+  constructor (private readonly ctx: AppContext, private readonly gate: DhcpGate, private readonly send: Sender,
+    machines: () => MachineStore = () => ctx.store.machines) {
     this.log = ctx.log.child({ proto: 'dhcp' })
-    this.inventory = new Inventory(() => ctx.store.machines, ctx.clock, this.log)
+    this.inventory = new Inventory(machines, ctx.clock, this.log)
+  }
+
+  /** Waits until no inventory write is in flight, then forgets every sighting seen so far (the warm-up's). */
+  async forgetSightings (): Promise<void> {
+    await this.inventory.reset()
   }
 
   /** Loads the lease table from the store (once; retried after a failure). */

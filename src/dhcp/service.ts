@@ -1,12 +1,13 @@
 // The DHCP service: proxyDHCP (default) or full DHCP, per config. Undefined when dhcp.mode is off at startup.
 import type { AppContext, Service } from '../service.js'
 import { createDhcpGate } from '../policy/gate.js'
-import { DhcpSockets, warmUpUdp } from './server.js'
+import { DhcpSockets } from './server.js'
 import { Responder } from './responder.js'
-import { warmUpPacket, warmUpResponder } from './warmup.js'
+import { warmUpMachineStore, warmUpPacket } from './warmup.js'
 import { Inventory } from './inventory.js'
+import type { MachineStore } from '../store/types.js'
 
-/** Synthetic requests run through the real pipeline over loopback before the sockets open (server.ts warmUpUdp). */
+/** Synthetic requests run through the real pipeline over loopback before the sockets open (DhcpSockets.warmUp). */
 const WARM_UP_ROUNDS = 4000
 
 export interface DhcpService extends Service {
@@ -18,7 +19,16 @@ export function createService (ctx: AppContext): DhcpService | undefined {
   if (ctx.config.current().dhcp.mode === 'off') return undefined
   const log = ctx.log.child({ proto: 'dhcp' })
   const sockets = new DhcpSockets(log, () => ctx.config.current().dhcp.busyPollMicroseconds)
-  const responder = new Responder(ctx, createDhcpGate(ctx), async (r) => await sockets.send(r.via, r.buf, r.to))
+  // During the warm-up the inventory writes to a stub; from the first real packet on, to the store. The accessor
+  // reads ctx.store.machines either way, so the warm-up leaves type feedback for that load too (bench/dhcp: an
+  // unread branch deoptimized Inventory.admit on the first real packet).
+  let warmUpStore: MachineStore | undefined
+  const machines = (): MachineStore => {
+    const real = ctx.store.machines
+    return warmUpStore ?? real
+  }
+  const responder = new Responder(ctx, createDhcpGate(ctx), async (r) => await sockets.send(r.via, r.buf, r.to), machines)
+  const onMessage = (msg: Buffer, from: { address: string, port: number }, via: 'dhcp' | 'proxy'): void => { void responder.handle(msg, from, via) }
   return {
     name: 'dhcp',
     async start () {
@@ -29,11 +39,16 @@ export function createService (ctx: AppContext): DhcpService | undefined {
       // Full mode: leases are loaded before the first packet, so a restart keeps every address where it was.
       if (cfg.dhcp.mode === 'full') await responder.leaseTable()
       if (cfg.dhcp.mode === 'proxy') {
-        let warm: Responder | undefined
-        await warmUpUdp(WARM_UP_ROUNDS, warmUpPacket, async (msg, from, answer) => {
-          warm ??= warmUpResponder(ctx, answer)
-          await warm.handle(msg, from, 'dhcp')
-        }).catch((err: unknown) => log.debug({ err }, 'udp warm-up failed (harmless)'))
+        // Full mode is not warmed up: its DISCOVERs would take addresses from the real lease table.
+        warmUpStore = warmUpMachineStore()
+        try {
+          await Inventory.probe(warmUpStore)
+          await sockets.warmUp(WARM_UP_ROUNDS, warmUpPacket, onMessage)
+        } catch (err) {
+          log.debug({ err }, 'udp warm-up failed (harmless)')
+        }
+        await responder.forgetSightings()
+        warmUpStore = undefined
       }
       const probeError = await probe
       if (probeError !== undefined) {
@@ -41,8 +56,7 @@ export function createService (ctx: AppContext): DhcpService | undefined {
         // write means silence.
         log.warn({ err: probeError }, 'state store failed its start-up probe: DHCP replies wait for each new machine\'s inventory write until one succeeds')
       }
-      await sockets.start({ address: cfg.server.bind, dhcpPort: cfg.ports.dhcp, proxyPort: cfg.ports.proxyDhcp },
-        (msg, from, via) => { void responder.handle(msg, from, via) })
+      await sockets.start({ address: cfg.server.bind, dhcpPort: cfg.ports.dhcp, proxyPort: cfg.ports.proxyDhcp }, onMessage)
       if (cfg.server.bind !== '0.0.0.0') {
         // Linux delivers 255.255.255.255 datagrams only to sockets bound to the wildcard address.
         log.warn({ bind: cfg.server.bind }, 'DHCP bound to one address: broadcast DISCOVERs from local clients will not arrive, only relayed and 4011 requests; use server.bind 0.0.0.0 to serve the local segment')

@@ -1,45 +1,86 @@
-// Synthetic PXE requests for the start-up warm-up (server.ts warmUpUdp sends them over loopback before the real
-// sockets open), so V8 has compiled the hot path when the first burst arrives: measured in bench/dhcp, a cold
-// process answered the first second of a 5,000/s storm hundreds of milliseconds late. warmUpResponder: the whole
-// per-packet pipeline against a stub store, answering over loopback only; no real store.
+// Synthetic PXE requests for the start-up warm-up (DhcpSockets.warmUp sends them over loopback through the real
+// socket handler, Responder, gate and Inventory before the real sockets open), so V8 has compiled the hot path,
+// with the type feedback real firmware produces, when the first burst arrives. Measured in bench/dhcp: a cold
+// process answered the first second of a 5,000/s storm milliseconds late, and a warm-up on a separate Responder
+// (other gate, other send function, other store) still left `wrong map` / `wrong call target` deopts for the
+// first real packets. The packets copy the option sets of the clients in test/fixtures/dhcp (SeaBIOS's iPXE ROM,
+// OVMF x64/IA32, AAVMF, chained iPXE, perfdhcp as a relay) plus UEFI HTTP Boot and 4011 boot-item requests.
 import { BOOTREQUEST, encode, type DhcpPacket } from './packet.js'
-import { MessageType, Opt } from './options.js'
-import { Responder } from './responder.js'
-import type { AppContext } from '../service.js'
-import type { Machine, MachineStore, Store } from '../store/types.js'
-import { silentLogger } from '../log.js'
+import { MessageType, Opt, PxeSub, encodeSubOptions } from './options.js'
+import type { Via } from './classify.js'
+import type { Machine, MachineStore } from '../store/types.js'
 
-function sample (arch: number, ipxe: boolean, i: number): Buffer {
-  const options = new Map<number, Buffer>([
-    [Opt.MESSAGE_TYPE, Buffer.from([MessageType.DISCOVER])],
-    [Opt.CLIENT_ARCH, Buffer.from([0, arch])],
-    [Opt.VENDOR_CLASS, Buffer.from(`PXEClient:Arch:${String(arch).padStart(5, '0')}:UNDI:003016`)],
-    [Opt.CLIENT_UUID, Buffer.alloc(17, i & 0xff)]
-  ])
-  if (ipxe) options.set(Opt.USER_CLASS, Buffer.from('iPXE'))
-  const p: DhcpPacket = {
-    op: BOOTREQUEST, htype: 1, hlen: 6, hops: 0, xid: i, secs: 0, flags: 0, ciaddr: '0.0.0.0', yiaddr: '0.0.0.0',
-    siaddr: '0.0.0.0', giaddr: i % 2 === 0 ? '0.0.0.0' : '192.0.2.1', chaddr: Buffer.from([2, 0, 0, 0, i >> 8 & 0xff, i & 0xff]),
-    sname: '', file: '', options
-  }
-  return encode(p)
+/** UEFI firmware's parameter request list (OVMF, AAVMF). */
+const UEFI_PARAMS = [1, 2, 3, 4, 5, 6, 12, 13, 15, 17, 18, 22, 23, 28, 40, 41, 42, 43, 50, 51, 54, 58, 59, 60, 66, 67, 97,
+  128, 129, 130, 131, 132, 133, 134, 135]
+/** iPXE's parameter request list. */
+const IPXE_PARAMS = [1, 3, 6, 7, 12, 15, 17, 26, 43, 60, 66, 67, 119, 128, 129, 130, 131, 132, 133, 134, 135, 175, 203]
+/** iPXE's encapsulated feature flags (option 175), as SeaBIOS's iPXE ROM sends them. */
+const IPXE_175 = Buffer.from('b105018086100eeb03010000170101220101130101110101270101190101290101100102210101150101180101120101', 'hex')
+
+interface Template { arch: number, vendor: 'PXEClient' | 'HTTPClient', undi: string, ipxe: boolean, params: number[], clientId: boolean }
+
+const TEMPLATES: Template[] = [
+  { arch: 0, vendor: 'PXEClient', undi: '002001', ipxe: true, params: IPXE_PARAMS, clientId: true },       // SeaBIOS iPXE ROM
+  { arch: 7, vendor: 'PXEClient', undi: '003000', ipxe: false, params: UEFI_PARAMS, clientId: false },     // OVMF x64
+  { arch: 7, vendor: 'PXEClient', undi: '003016', ipxe: false, params: [1, 28, 2, 3, 15, 6, 12], clientId: true }, // perfdhcp
+  { arch: 11, vendor: 'PXEClient', undi: '003000', ipxe: false, params: UEFI_PARAMS, clientId: false },    // AAVMF
+  { arch: 7, vendor: 'PXEClient', undi: '003000', ipxe: true, params: IPXE_PARAMS, clientId: true },       // chained iPXE
+  { arch: 6, vendor: 'PXEClient', undi: '003000', ipxe: false, params: UEFI_PARAMS, clientId: false },     // OVMF IA32
+  { arch: 16, vendor: 'HTTPClient', undi: '003000', ipxe: false, params: UEFI_PARAMS, clientId: false }    // UEFI HTTP Boot
+]
+
+/** MACs of the warm-up: locally administered, prefix 02:6e:62 ("nb"); never written to the real inventory. */
+function warmUpMac (i: number): Buffer {
+  return Buffer.from([0x02, 0x6e, 0x62, (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff])
 }
 
-/** The i-th synthetic PXE request of the warm-up: arches 0, 7, 11, 16; every third from iPXE; every other relayed. */
-export function warmUpPacket (i: number): Buffer {
-  const arches = [0, 7, 11, 16]
-  return sample(arches[i % 4], i % 3 === 0, i)
+export interface WarmUpDatagram { buf: Buffer, via: Via }
+
+/**
+ * The i-th request of the warm-up: the templates in turn, every other one relayed (giaddr set), every eighth a
+ * 4011 REQUEST for boot item 1 (PXE spec 2.1 §2.2.6); all carry a UUID and a client NDI as firmware does.
+ */
+export function warmUpPacket (i: number): WarmUpDatagram {
+  const t = TEMPLATES[i % TEMPLATES.length]
+  const boot = i % 8 === 7 && t.vendor === 'PXEClient'
+  const mac = warmUpMac(i)
+  const options = new Map<number, Buffer>([[Opt.MESSAGE_TYPE, Buffer.from([boot ? MessageType.REQUEST : MessageType.DISCOVER])]])
+  options.set(Opt.MAX_MESSAGE_SIZE, Buffer.from([0x05, 0xc0]))
+  options.set(Opt.PARAM_LIST, Buffer.from(t.params))
+  if (t.clientId) options.set(Opt.CLIENT_ID, Buffer.concat([Buffer.from([1]), mac]))
+  const uuid = Buffer.alloc(17)
+  uuid.writeUInt32BE(0x5c0a1b2c ^ i, 1)
+  uuid.writeUInt32BE(0x8162738f, 13)
+  options.set(Opt.CLIENT_UUID, uuid)
+  options.set(Opt.CLIENT_NDI, Buffer.from([1, 3, t.arch === 0 ? 1 : 0]))
+  options.set(Opt.CLIENT_ARCH, Buffer.from([0, t.arch]))
+  options.set(Opt.VENDOR_CLASS, Buffer.from(`${t.vendor}:Arch:${String(t.arch).padStart(5, '0')}:UNDI:${t.undi}`))
+  if (t.ipxe) {
+    options.set(Opt.USER_CLASS, Buffer.from('iPXE'))
+    options.set(Opt.IPXE, IPXE_175)
+  }
+  if (boot) options.set(Opt.VENDOR_SPECIFIC, encodeSubOptions(new Map([[PxeSub.BOOT_ITEM, Buffer.from([0x80, 0x00, 0, 0])]])))
+  const p: DhcpPacket = {
+    op: BOOTREQUEST, htype: 1, hlen: 6, hops: i % 2, xid: (0x6e620000 + i) >>> 0, secs: i % 4, flags: i % 3 === 0 ? 0x8000 : 0,
+    ciaddr: boot ? '192.0.2.99' : '0.0.0.0', yiaddr: '0.0.0.0', siaddr: '0.0.0.0',
+    giaddr: !boot && i % 2 === 1 ? '192.0.2.1' : '0.0.0.0', chaddr: mac, sname: '', file: '', options
+  }
+  return { buf: encode(p), via: boot ? 'proxy' : 'dhcp' }
 }
 
 /**
- * A Responder for the warm-up: the whole per-packet pipeline against a stub store; its replies go to `answer`
- * (loopback, see server.ts warmUpUdp), never to the address in the packet.
+ * The machine store the Inventory writes to during the warm-up: it takes every call and keeps nothing, so the
+ * synthetic MACs never reach the real inventory (the Responder switches back before the real sockets open).
  */
-export function warmUpResponder (ctx: AppContext, answer: (buf: Buffer) => Promise<void>): Responder {
-  const machine = async (): Promise<Machine> => ({ mac: '02:00:00:00:00:00', firstSeen: '', lastSeen: '' })
-  const machines: Pick<MachineStore, 'recordSighting' | 'recordSightings' | 'get' | 'ping'> = {
-    recordSighting: machine, recordSightings: async () => [], get: async () => undefined, ping: async () => {}
+export function warmUpMachineStore (): MachineStore {
+  const machine = (mac: string): Machine => ({ mac, firstSeen: '', lastSeen: '' })
+  return {
+    get: async () => undefined,
+    recordSighting: async (s) => machine(s.mac),
+    recordSightings: async (list) => list.map(e => machine(e.sighting.mac)),
+    ping: async () => {},
+    update: async (mac) => machine(mac),
+    list: async () => []
   }
-  const store = { machines } as unknown as Store
-  return new Responder({ ...ctx, store, log: silentLogger }, { shouldAnswer: async () => true }, async (r) => { await answer(r.buf) })
 }

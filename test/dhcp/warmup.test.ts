@@ -1,29 +1,90 @@
-// The start-up warm-up runs the real pipeline on datagrams that came out of a real (loopback) socket, and every
-// answer goes through the loopback answer function, never to the addresses the packets name (192.0.2.1 relays).
+// The start-up warm-up runs the real socket handler, Responder and send path on datagrams that came out of real
+// (loopback) sockets; every reply is redirected to the loopback client, never to the address the request names,
+// and the synthetic machines never reach the real inventory.
 import t from 'tap'
-import { warmUpUdp } from '../../src/dhcp/server.js'
-import { warmUpPacket, warmUpResponder } from '../../src/dhcp/warmup.js'
-import { decode } from '../../src/dhcp/packet.js'
+import dgram from 'node:dgram'
+import { once } from 'node:events'
+import { DhcpSockets } from '../../src/dhcp/server.js'
+import { Responder, type Reply } from '../../src/dhcp/responder.js'
+import { createService } from '../../src/dhcp/service.js'
+import { warmUpMachineStore, warmUpPacket } from '../../src/dhcp/warmup.js'
+import { Inventory } from '../../src/dhcp/inventory.js'
+import { decode, encode } from '../../src/dhcp/packet.js'
+import { classify } from '../../src/dhcp/classify.js'
 import { MessageType, Opt } from '../../src/dhcp/options.js'
+import { createMemoryStore } from '../../src/store/memory.js'
 import { staticConfig } from '../../src/config/holder.js'
 import { silentLogger } from '../../src/log.js'
 import { systemClock } from '../../src/clock.js'
 import type { Store } from '../../src/store/types.js'
-import { testConfig } from './helpers.js'
+import { clientPacket, testConfig } from './helpers.js'
 
-t.test('every synthetic request is handled and answered over loopback only', async t => {
-  const ctx = { config: staticConfig(testConfig()), store: {} as Store, log: silentLogger, clock: systemClock }
+t.test('the synthetic requests look like the firmware the appliance serves', async t => {
+  const seen = new Set<string>()
+  for (let i = 0; i < 56; i++) {
+    const d = warmUpPacket(i)
+    const c = classify(decode(d.buf), d.via, 'proxy')
+    if (c.kind !== 'request') { t.fail(`request ${i} would be ignored: ${c.reason}`); continue }
+    seen.add(`${c.pxe?.arch ?? '-'}${c.pxe?.isIpxe === true ? '+ipxe' : ''}${c.pxe?.httpBoot === true ? '+http' : ''} ${c.via} ${c.relayed ? 'relayed' : 'local'}`)
+  }
+  t.same([...seen].sort(), [
+    'bios+ipxe dhcp local', 'bios+ipxe dhcp relayed', 'bios+ipxe proxy local',
+    'efi-arm64 dhcp local', 'efi-arm64 dhcp relayed', 'efi-arm64 proxy local',
+    'efi-ia32 dhcp local', 'efi-ia32 dhcp relayed', 'efi-ia32 proxy local',
+    'efi-x64 dhcp local', 'efi-x64 dhcp relayed', 'efi-x64 proxy local',
+    'efi-x64+ipxe dhcp local', 'efi-x64+ipxe dhcp relayed', 'efi-x64+ipxe proxy local',
+    'efi-x64-http+http dhcp local', 'efi-x64-http+http dhcp relayed'
+  ], 'every arch, iPXE and UEFI HTTP Boot, on 67 (local and relayed) and as 4011 boot-item requests')
+})
+
+t.test('every request is answered, and every answer goes to the loopback client, not where the packet says', async t => {
+  // Replies to relayed requests would go to giaddr:ports.dhcp. Here giaddr is 127.0.0.1 and ports.dhcp a trap
+  // socket: if the redirect failed, the trap would receive them.
+  const trap = dgram.createSocket('udp4')
+  trap.bind(0, '127.0.0.1')
+  await once(trap, 'listening')
+  let trapped = 0
+  trap.on('message', () => { trapped++ })
+  t.teardown(() => trap.close())
+  const cfg = testConfig({ ports: { dhcp: trap.address().port } })
+  const ctx = { config: staticConfig(cfg), store: {} as Store, log: silentLogger, clock: systemClock }
+  const sockets = new DhcpSockets(silentLogger)
+  const replies: Reply[] = []
+  const stub = warmUpMachineStore()
+  await Inventory.probe(stub)
+  const r = new Responder(ctx, { shouldAnswer: async () => true }, async (x) => { replies.push(x); await sockets.send(x.via, x.buf, x.to) }, () => stub)
   const froms = new Set<string>()
-  const answers: Buffer[] = []
-  let handled = 0
-  await warmUpUdp(200, warmUpPacket, async (msg, from, answer) => {
-    froms.add(from.address)
-    const r = warmUpResponder(ctx, async (buf) => { answers.push(buf); await answer(buf) })
-    await r.handle(msg, from, 'dhcp')
-    handled++
+  const vias = new Set<string>()
+  const relayed = (i: number): Buffer => encode(clientPacket({ mac: `02:6e:62:00:00:${i.toString(16).padStart(2, '0')}`, arch: 7, giaddr: '127.0.0.1', xid: i }))
+  await sockets.warmUp(100, (i) => ({ buf: relayed(i), via: 'dhcp' }), (msg, from, via) => {
+    froms.add(from.address); vias.add(via)
+    void r.handle(msg, from, via)
   })
-  t.equal(handled, 200)
+  t.equal(replies.length, 100, 'the pipeline answered every request')
+  t.same(new Set(replies.map(x => `${x.to.address}:${x.to.port}`)), new Set([`127.0.0.1:${trap.address().port}`]), 'each reply was addressed to the relay')
+  await new Promise(resolve => setTimeout(resolve, 50))
+  t.equal(trapped, 0, 'and none arrived there')
   t.same([...froms], ['127.0.0.1'], 'requests arrived from the loopback client socket')
-  t.equal(answers.length, 200, 'the pipeline answered every PXE request (its replies went to the loopback client)')
-  t.equal(decode(answers[0]).options.get(Opt.MESSAGE_TYPE)?.[0], MessageType.OFFER)
+  t.equal(decode(replies[0].buf).options.get(Opt.MESSAGE_TYPE)?.[0], MessageType.OFFER)
+  t.equal(sockets.port('dhcp'), undefined, 'the loopback sockets are closed afterwards')
+})
+
+t.test('the service warms up before it binds, and none of the synthetic machines reach the inventory', async t => {
+  const store = createMemoryStore()
+  const cfg = testConfig({ server: { bind: '127.0.0.1' }, ports: { dhcp: 0, proxyDhcp: 0 } })
+  const svc = createService({ config: staticConfig(cfg), store, log: silentLogger, clock: systemClock })!
+  await svc.start()
+  t.teardown(async () => { await svc.stop() })
+  t.same(await store.machines.list(), [], 'no machine recorded by the warm-up')
+  // A real 4011 request after start is recorded in the real store: the inventory points at it again.
+  const client = dgram.createSocket('udp4')
+  client.bind(0, '127.0.0.1')
+  await once(client, 'listening')
+  t.teardown(() => client.close())
+  const reply = once(client, 'message')
+  client.send(encode(clientPacket({ mac: '52:54:00:12:34:56', arch: 7, type: MessageType.REQUEST, ciaddr: '127.0.0.1', xid: 7 })), svc.ports().proxyDhcp!, '127.0.0.1')
+  const [msg] = await reply as [Buffer]
+  t.equal(decode(msg).options.get(Opt.MESSAGE_TYPE)?.[0], MessageType.ACK, 'the 4011 REQUEST got its ACK')
+  for (let i = 0; i < 100 && (await store.machines.get('52:54:00:12:34:56')) === undefined; i++) await new Promise(resolve => setTimeout(resolve, 20))
+  t.match(await store.machines.list(), [{ mac: '52:54:00:12:34:56', arch: 'efi-x64' }], 'the real machine, and only it, is in the inventory')
 })

@@ -1,12 +1,14 @@
 // BusyPoll keeps the loop turning until its deadline and no longer; AnswerTime decides whom it is worth it for.
 import t from 'tap'
-import { AnswerTime, BusyPoll } from '../../src/net/busy-poll.js'
+import { AnswerTime, BusyPoll, type BusyPollDeps } from '../../src/net/busy-poll.js'
 
-function fakeLoop (): { now: number, queue: Array<() => void>, deps: { now: () => number, schedule: (fn: () => void) => void }, runAll: (advanceMs: number) => number } {
+function fakeLoop (): { now: number, queue: Array<() => void>, spins: number[], deps: BusyPollDeps, runAll: (advanceMs: number) => number } {
   const loop = {
     now: 1000,
     queue: [] as Array<() => void>,
-    deps: { now: () => loop.now, schedule: (fn: () => void) => { loop.queue.push(fn) } },
+    spins: [] as number[],
+    // a spin advances the fake clock by its length, as a real one takes that long
+    deps: { now: () => loop.now, schedule: (fn: () => void) => { loop.queue.push(fn) }, spin: (us: number) => { loop.spins.push(us); loop.now += us / 1000 } },
     /** runs scheduled turns, advancing the clock by advanceMs per turn; returns how many ran */
     runAll (advanceMs: number): number {
       let n = 0
@@ -30,6 +32,35 @@ t.test('polls until the deadline, then stops scheduling', async t => {
   t.equal(p.active, false, 'stopped by itself')
   t.ok(turns >= 19 && turns <= 21, `about 200/10 turns (${turns})`)
   t.equal(loop.queue.length, 0, 'nothing left scheduled')
+})
+
+t.test('with a slice, the thread spins that long between two polls: fewer turns for the same hold', async t => {
+  const loop = fakeLoop()
+  const p = new BusyPoll(loop.deps, 3)
+  p.hold(300)
+  const turns = loop.runAll(0.001)   // 1 µs per turn of its own, plus the 3 µs spin
+  t.equal(p.active, false)
+  t.ok(turns >= 74 && turns <= 77, `about 300/(1+3) turns (${turns})`)
+  t.same(new Set(loop.spins), new Set([3]), 'every spin is one slice')
+  t.equal(loop.spins.length, turns - 1, 'a spin after each turn but the last (the one that finds the deadline passed)')
+  const none = fakeLoop()
+  const q = new BusyPoll(none.deps)
+  q.hold(300)
+  none.runAll(0.001)
+  t.equal(none.spins.length, 0, 'no slice: no spin')
+})
+
+t.test('the real spin takes about as long as asked (calibrated on first use)', async t => {
+  const p = new BusyPoll(undefined, 100)
+  p.hold(1)   // the first spin calibrates
+  await new Promise(resolve => setTimeout(resolve, 20))
+  const before = p.turns
+  p.hold(20_000)
+  await new Promise(resolve => setTimeout(resolve, 60))
+  t.equal(p.active, false, 'stopped after the 20 ms hold')
+  const turns = p.turns - before
+  // 20 ms of 100 µs slices is ~200 turns; a spin 5× too short or too long would give > 1,000 or < 40
+  t.ok(turns >= 40 && turns <= 1000, `~200 turns of 100 µs in a 20 ms hold (${turns})`)
 })
 
 t.test('a later hold extends the deadline, an earlier one does not shorten it, 0 does nothing', async t => {
