@@ -1,27 +1,35 @@
 // proxyDHCP throughput and latency: perfdhcp (kea-admin) against the appliance and against dnsmasq in proxy
 // mode, same PXE options, same run, inside network namespaces (nothing leaves them).
-//   npx tsx bench/dhcp/bench.ts [--rate 5000] [--seconds 10] [--store level|memory] [--clients N] [--busy-poll 300]
+//   npx tsx bench/dhcp/bench.ts [--rate 5000] [--seconds 10] [--store level|memory] [--clients N] [--busy-poll 300] [--nice N]
 // The appliance runs twice: with dhcp.busyPollMicroseconds = --busy-poll (default: the config default, 300) and
 // with 0 ("no poll"), each with the CPU time its process used, then dnsmasq.
 // perfdhcp acts as a relay (giaddr = its address, replies unicast to giaddr:67); -i = DISCOVER/OFFER only,
 // since a proxy gives no address. Latency p50/p99 come from a tcpdump capture in the client namespace.
+// --nice N: the appliance runs under `nice -n N` (as a systemd unit's Nice= would run it); dnsmasq never does.
+// KEEP_PCAP=<dir>: keep each target's capture there.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
+import { copyFileSync } from 'node:fs'
 import { tmpdir, loadavg, cpus } from 'node:os'
 import { join } from 'node:path'
 import { createLab, SERVER_IP, CLIENT_IP, type Lab } from '../../test/dhcp/lab/netns.js'
-import { discoverOfferTimings, percentile, perSecondP50 } from './pcap.js'
+import { discoverOfferTimings, percentile, perSecondP50, sendEvenness } from './pcap.js'
 
 const arg = (name: string, def: string): string => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : def }
 const RATE = Number(arg('rate', '5000')); const SECONDS = Number(arg('seconds', '10')); const STORE = arg('store', 'level')
 // Distinct client MACs: default every DISCOVER a new machine (worst case: one inventory write per packet).
 const CLIENTS = Number(arg('clients', String(RATE * SECONDS * 2)))
 const BUSY_POLL = Number(arg('busy-poll', '300'))
+const NICE = arg('nice', '')
 // arch 7 (EFI x64), PXEClient vendor class, GUID: what OVMF sends (test/fixtures/dhcp/ovmf-1-discover.parsed).
 const PXE_OPTS = ['-o', '60,' + Buffer.from('PXEClient:Arch:00007:UNDI:003000').toString('hex'), '-o', '93,0007', '-o', '94,010300',
   '-o', '97,002c1b0a5c4e3d504f8162738495a6b7c8']
 
-interface Result { perSecond: string, perSecond99: string, name: string, sent: number, received: number, drops: number, offersPerSec: number, p50: number, p99: number, perfdhcpAvgMs: string }
+interface Result {
+  perSecond: string, perSecond99: string, name: string, sent: number, received: number, drops: number, offersPerSec: number, p50: number, p99: number,
+  /** p99 of the DISCOVERs sent after the first second of the run */
+  p99Later: number, bursts: number, stalls: number, perfdhcpAvgMs: string
+}
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms))
 
@@ -46,15 +54,18 @@ async function measure (lab: Lab, name: string, dir: string): Promise<Result> {
   const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? NaN)
   const sent = num(/sent packets: (\d+)/); const received = num(/received packets: (\d+)/)
   const timing = discoverOfferTimings(pcap)
+  if (process.env.KEEP_PCAP !== undefined) copyFileSync(pcap, join(process.env.KEEP_PCAP, `${name.replace(/ /g, '-')}.pcap`))
   return {
     name, sent, received, drops: sent - received, perSecond: perSecondP50(timing.series), perSecond99: perSecondP50(timing.series, 99),
     offersPerSec: Math.round(received / SECONDS),
     p50: percentile(timing.latenciesMs, 50), p99: percentile(timing.latenciesMs, 99),
+    p99Later: percentile(timing.series.filter(([at]) => at >= 1).map(([, ms]) => ms), 99), ...sendEvenness(timing.series),
     perfdhcpAvgMs: /avg delay: ([\d.]+ ms)/.exec(out)?.[1] ?? '?'
   }
 }
 
 async function main (): Promise<void> {
+  if (NICE !== '') process.env.NBD_NICE = NICE   // test/dhcp/lab/netns.ts startService
   const dir = await mkdtemp(join(tmpdir(), 'nbd-bench-'))
   const lab = createLab()
   const results: Result[] = []
@@ -67,7 +78,7 @@ async function main (): Promise<void> {
       const svcOut = await svc.stop()
       const cpuMs = Number(/CPU (\d+)/.exec(svcOut)?.[1] ?? NaN)
       applianceCpu.push(`${name} (busyPollMicroseconds ${busyPollMicroseconds}) CPU, whole process incl. start-up: ${cpuMs} ms; ` +
-        `event-loop delay ms (from READY; resolution 1 ms): ${/ELD (.*)/.exec(svcOut)?.[1] ?? '?'}`)
+        `event-loop delay ms (from READY; resolution 10 ms): ${/ELD (.*)/.exec(svcOut)?.[1] ?? '?'}`)
     }
     const dm = startIn(lab.serverNs, ['dnsmasq', '-k', '--conf-file=/dev/null', '--port=0', '--log-facility=/dev/null', '--quiet-dhcp',
       `--dhcp-range=${SERVER_IP},proxy,255.255.255.0`, '--pxe-service=X86-64_EFI,Netboot,ipxe.efi', '--pxe-service=x86PC,Netboot,undionly'])
@@ -78,18 +89,20 @@ async function main (): Promise<void> {
     lab.cleanup()
     await rm(dir, { recursive: true, force: true })
   }
-  console.log(`perfdhcp DISCOVER→OFFER, ${RATE}/s for ${SECONDS} s, relay mode, PXE options (arch 7); appliance store: ${STORE}, ${CLIENTS} distinct clients`)
+  console.log(`perfdhcp DISCOVER→OFFER, ${RATE}/s for ${SECONDS} s, relay mode, PXE options (arch 7); appliance store: ${STORE}, ${CLIENTS} distinct clients${NICE !== '' ? `; appliance under nice -n ${NICE}` : ''}`)
   console.log(`host: ${cpus().length} CPUs, load average ${loadavg().map(x => x.toFixed(1)).join(' ')} (other work shares the machine)`)
-  console.log('target       sent   recv  drops  offers/s  p50 ms  p99 ms  perfdhcp avg')
+  console.log('target       sent   recv  drops  offers/s  p50 ms  p99 ms  p99 after 1st s  perfdhcp bursts/stalls  perfdhcp avg')
   for (const r of results) {
-    console.log(`${r.name.padEnd(10)} ${String(r.sent).padStart(6)} ${String(r.received).padStart(6)} ${String(r.drops).padStart(6)} ${String(r.offersPerSec).padStart(9)} ${r.p50.toFixed(3).padStart(7)} ${r.p99.toFixed(3).padStart(7)}  ${r.perfdhcpAvgMs}`)
+    console.log(`${r.name.padEnd(10)} ${String(r.sent).padStart(6)} ${String(r.received).padStart(6)} ${String(r.drops).padStart(6)} ${String(r.offersPerSec).padStart(9)} ${r.p50.toFixed(3).padStart(7)} ${r.p99.toFixed(3).padStart(7)} ${r.p99Later.toFixed(3).padStart(16)} ${`${r.bursts}/${r.stalls}`.padStart(23)}  ${r.perfdhcpAvgMs}`)
   }
+  console.log('(perfdhcp bursts: DISCOVERs sent < 20 µs after the previous one; stalls: gaps > 1 ms. Same load generator for every target:')
+  console.log(' more of both means the target left perfdhcp less CPU, and part of its tail is queueing behind the bursts.)')
   for (const r of results) console.log(`${r.name} p50 ms per second of the run: ${r.perSecond}\n${r.name} p99 ms per second of the run: ${r.perSecond99}`)
   console.log(applianceCpu.join('\n'))
   const d = results.find(r => r.name === 'dnsmasq')
   for (const a of results.filter(r => r !== d)) {
     if (d === undefined) break
-    console.log(`ratio ${a.name}/dnsmasq: offers/s ${(a.offersPerSec / d.offersPerSec).toFixed(2)}, p50 ${(a.p50 / d.p50).toFixed(2)}, p99 ${(a.p99 / d.p99).toFixed(2)}`)
+    console.log(`ratio ${a.name}/dnsmasq: offers/s ${(a.offersPerSec / d.offersPerSec).toFixed(2)}, p50 ${(a.p50 / d.p50).toFixed(2)}, p99 ${(a.p99 / d.p99).toFixed(2)}, p99 after 1st s ${(a.p99Later / d.p99Later).toFixed(2)}`)
   }
 }
 

@@ -2,11 +2,11 @@
 // client namespace), so both servers are timed the same way. Ethernet + IPv4 + UDP only.
 import { readFileSync } from 'node:fs'
 
-export interface Timing { sent: number, answered: number, latenciesMs: number[], /** [seconds since first DISCOVER, latency ms] */ series: Array<[number, number]> }
+export interface Timing { /** epoch ms of the first DISCOVER */ t0: number, sent: number, answered: number, latenciesMs: number[], /** [seconds since first DISCOVER, latency ms] */ series: Array<[number, number]> }
 
 export function discoverOfferTimings (file: string): Timing {
   const b = readFileSync(file)
-  if (b.length < 24) return { sent: 0, answered: 0, latenciesMs: [], series: [] }
+  if (b.length < 24) return { t0: 0, sent: 0, answered: 0, latenciesMs: [], series: [] }
   const le = b.readUInt32LE(0) === 0xa1b2c3d4
   const nano = b.readUInt32LE(0) === 0xa1b23c4d
   const u32 = (at: number): number => le || nano ? b.readUInt32LE(at) : b.readUInt32BE(at)
@@ -33,7 +33,7 @@ export function discoverOfferTimings (file: string): Timing {
       if (s !== undefined && s !== Infinity) { lat.push(t - s); series.push([(s - t0) / 1000, t - s]); sentAt.set(xid, Infinity) }
     }
   }
-  return { sent: sentAt.size, answered: lat.length, latenciesMs: lat.filter(x => x >= 0), series }
+  return { t0, sent: sentAt.size, answered: lat.length, latenciesMs: lat.filter(x => x >= 0), series }
 }
 
 export function percentile (xs: number[], p: number): number {
@@ -47,4 +47,20 @@ export function perSecondP50 (series: Array<[number, number]>, p = 50): string {
   const buckets = new Map<number, number[]>()
   for (const [s, l] of series) { const k = Math.floor(s); buckets.set(k, [...(buckets.get(k) ?? []), l]) }
   return [...buckets.entries()].sort((a, b) => a[0] - b[0]).map(([, l]) => percentile(l, p).toFixed(2)).join(' ')
+}
+
+/**
+ * How evenly the load generator sent: DISCOVERs that left < 20 µs after the previous one (bursts: perfdhcp caught
+ * up after falling behind) and gaps > 1 ms (it fell behind). Measured from the same capture for every server, so a
+ * server that starves perfdhcp of CPU shows more of both, and its tail is partly queueing behind those bursts.
+ */
+export function sendEvenness (series: Array<[number, number]>): { bursts: number, stalls: number } {
+  const s = series.map(x => x[0]).sort((a, b) => a - b)
+  let bursts = 0; let stalls = 0
+  for (let i = 1; i < s.length; i++) {
+    const gap = s[i] - s[i - 1]
+    if (gap < 20e-6) bursts++
+    else if (gap > 1e-3) stalls++
+  }
+  return { bursts, stalls }
 }

@@ -59,7 +59,11 @@ export function createLab (): Lab {
     startService (spec) {
       // NBD_CPU_PROF=<dir>: write a V8 CPU profile of the service there (bench/dhcp profiling).
       const prof = process.env.NBD_CPU_PROF !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${process.env.NBD_CPU_PROF}`] : []
-      const proc = spawn('ip', ['netns', 'exec', serverNs, process.execPath, ...prof, '--import', 'tsx', 'test/dhcp/lab/run-service.ts', JSON.stringify(spec)],
+      // NBD_NODE_FLAGS="--trace-gc …": extra node/V8 flags for the service (bench/dhcp diagnosis).
+      prof.push(...(process.env.NBD_NODE_FLAGS ?? '').split(' ').filter(f => f !== ''))
+      // NBD_NICE=-10: the service runs under `nice -n -10` (bench/dhcp --nice).
+      const nice = process.env.NBD_NICE !== undefined ? ['nice', '-n', process.env.NBD_NICE] : []
+      const proc = spawn('ip', ['netns', 'exec', serverNs, ...nice, process.execPath, ...prof, '--import', 'tsx', 'test/dhcp/lab/run-service.ts', JSON.stringify(spec)],
         { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
       procs.add(proc)
       let out = ''; let err = ''

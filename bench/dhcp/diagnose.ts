@@ -1,0 +1,81 @@
+// Where the appliance's DHCP latency tail comes from: one appliance process, several perfdhcp storms against it (the
+// first against a cold process, the later ones warm), and for each storm the slow replies grouped into clusters
+// (replies > 0.15 ms less than 5 ms apart), how evenly perfdhcp sent, and how many clusters began within 2 ms of a
+// GC pause of the service (NBD_GC_LOG in test/dhcp/lab/run-service.ts).
+//   npx tsx bench/dhcp/diagnose.ts [--runs 2] [--seconds 5] [--rate 5000] [--clients 1000] [--store level|memory] [--busy-poll 300]
+// Extra V8 flags for the service: NBD_NODE_FLAGS="--trace-gc"; a nice level: NBD_NICE=-10; list every cluster:
+// --clusters; the service's own output (what NBD_NODE_FLAGS traces): --service-output. Root: it creates network namespaces (test/dhcp/lab/netns.ts) and deletes them afterwards.
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { tmpdir } from 'node:os'
+import { createLab, SERVER_IP, CLIENT_IP } from '../../test/dhcp/lab/netns.js'
+import { discoverOfferTimings, percentile, sendEvenness } from './pcap.js'
+
+const arg = (n: string, d: string): string => { const i = process.argv.indexOf(`--${n}`); return i > 0 ? process.argv[i + 1] : d }
+const RUNS = Number(arg('runs', '2')); const SECONDS = arg('seconds', '5'); const STORE = arg('store', 'level')
+const PXE_OPTS = ['-o', '60,' + Buffer.from('PXEClient:Arch:00007:UNDI:003000').toString('hex'), '-o', '93,0007', '-o', '94,010300',
+  '-o', '97,002c1b0a5c4e3d504f8162738495a6b7c8']
+const SLOW_MS = 0.15
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+
+interface Cluster { startEpochMs: number, startS: number, n: number, maxMs: number }
+
+/** Slow replies (> SLOW_MS) whose DISCOVERs were sent less than 5 ms apart form one cluster. */
+function clustersOf (series: Array<[number, number]>, t0: number): Cluster[] {
+  const slow = series.filter(([, ms]) => ms > SLOW_MS).sort((a, b) => a[0] - b[0])
+  const out: Cluster[] = []
+  let lastAt = -1
+  for (const [at, ms] of slow) {
+    const c = out[out.length - 1]
+    if (c !== undefined && at - lastAt < 0.005) { c.n++; c.maxMs = Math.max(c.maxMs, ms) } else out.push({ startEpochMs: t0 + at * 1000, startS: at, n: 1, maxMs: ms })
+    lastAt = at
+  }
+  return out
+}
+
+process.env.NBD_GC_LOG = '1'
+const dir = mkdtempSync(join(tmpdir(), 'nbd-diagnose-'))
+const lab = createLab()
+try {
+  const db = STORE === 'level' ? { stateDir: join(dir, 'db') } : {}
+  const svc = await lab.startService({ server: { address: SERVER_IP, bind: '0.0.0.0' }, dhcp: { mode: 'proxy', busyPollMicroseconds: Number(arg('busy-poll', '300')) }, ...db })
+  const clusters: Cluster[][] = []
+  for (let run = 0; run < RUNS; run++) {
+    const pcap = join(dir, `r${run}.pcap`)
+    const dump = spawn('ip', ['netns', 'exec', lab.clientNs, 'tcpdump', '-i', lab.clientIf, '-B', '32768', '-s', '400', '-U', '-w', pcap, 'udp port 67'], { stdio: 'ignore' })
+    await sleep(1000)
+    spawnSync('ip', ['netns', 'exec', lab.clientNs, 'perfdhcp', '-4', '-i', '-l', CLIENT_IP, '-r', arg('rate', '5000'), '-p', SECONDS,
+      '-R', arg('clients', '1000'), '-W', '1000000', ...PXE_OPTS, SERVER_IP])
+    await sleep(500)
+    await new Promise<void>(resolve => { dump.on('exit', () => resolve()); dump.kill('SIGINT') })
+    const t = discoverOfferTimings(pcap)
+    const cs = clustersOf(t.series, t.t0)
+    clusters.push(cs)
+    const firstHalf = t.series.filter(([at]) => at < 0.5)
+    const even = sendEvenness(t.series)
+    console.log(`storm ${run} (${run === 0 ? 'cold process' : 'warm'}): ${t.answered}/${t.sent} answered; p50 ${percentile(t.latenciesMs, 50).toFixed(3)} ` +
+      `p99 ${percentile(t.latenciesMs, 99).toFixed(3)} p99.9 ${percentile(t.latenciesMs, 99.9).toFixed(3)} ms; > ${SLOW_MS} ms: ` +
+      `${t.latenciesMs.filter(ms => ms > SLOW_MS).length} (first 0.5 s: ${firstHalf.filter(([, ms]) => ms > SLOW_MS).length}); ` +
+      `${cs.length} clusters, ${cs.filter(c => c.n >= 5).length} of ≥ 5 replies; perfdhcp bursts/stalls ${even.bursts}/${even.stalls}`)
+  }
+  const out = await svc.stop()
+  if (process.argv.includes('--service-output')) console.log(out.split('\n').filter(l => !l.startsWith('GC ') && !l.startsWith('LEASES ')).join('\n'))
+  const gcs = out.split('\n').filter(l => l.startsWith('GC ')).map(l => l.split(' ')).map(([, at, ms, kind]) => ({ at: Number(at), ms: Number(ms), kind }))
+  const all = clusters.flat().filter(c => c.n >= 5)
+  const nearGc = (c: Cluster): typeof gcs => gcs.filter(g => g.at + g.ms >= c.startEpochMs - 2 && g.at <= c.startEpochMs + 1)
+  const withGc = all.filter(c => nearGc(c).length > 0)
+  console.log(`clusters of ≥ 5 slow replies that began within 2 ms of a GC pause: ${withGc.length} of ${all.length} ` +
+    `(${withGc.reduce((a, c) => a + c.n, 0)} of ${all.reduce((a, c) => a + c.n, 0)} replies); GC pauses while the service ran: ${gcs.length}, ` +
+    `longest ${Math.max(0, ...gcs.map(g => g.ms)).toFixed(2)} ms`)
+  if (process.argv.includes('--clusters')) {
+    clusters.forEach((cs, run) => {
+      for (const c of cs.filter(x => x.n >= 5)) {
+        console.log(`storm ${run} +${c.startS.toFixed(3)} s: ${c.n} replies, max ${c.maxMs.toFixed(2)} ms; GC: ${nearGc(c).map(g => `kind ${g.kind} ${g.ms.toFixed(2)} ms`).join(', ') || '-'}`)
+      }
+    })
+  }
+} finally {
+  lab.cleanup()
+  rmSync(dir, { recursive: true, force: true })
+}
