@@ -8,6 +8,7 @@ import type { Logger } from '../log.js'
 import type { Via } from './classify.js'
 import type { Destination } from './route.js'
 import { BusyPoll } from '../net/busy-poll.js'
+import { literalLookup } from '../net/literal-lookup.js'
 import type { WarmUpDatagram } from './warmup.js'
 
 export interface Source { address: string, port: number }
@@ -20,7 +21,8 @@ export interface BindSpec { address: string, dhcpPort: number, proxyPort: number
 function bindOne (via: Via, address: string, port: number, log: Logger, onMessage: MessageHandler, afterMessage: () => void): Promise<dgram.Socket> {
   return new Promise((resolve, reject) => {
     // A large receive buffer absorbs the burst of a rack powering on at once (capped by net.core.rmem_max).
-    const sock = dgram.createSocket({ type: 'udp4', recvBufferSize: RECV_BUFFER_BYTES })
+    // Replies go to IP literals only (route.ts): no dns.lookup per send.
+    const sock = dgram.createSocket({ type: 'udp4', recvBufferSize: RECV_BUFFER_BYTES, lookup: literalLookup })
     const onBindError = (err: NodeJS.ErrnoException): void => {
       sock.close()
       reject(new BindError('dhcp', address, port, err))

@@ -12,6 +12,7 @@ import { FileCache } from './cache.js'
 import { VirtualFiles } from './virtual.js'
 import { FileSource, type Source } from './source.js'
 import { AnswerTime, BusyPoll } from '../net/busy-poll.js'
+import { literalLookup } from '../net/literal-lookup.js'
 
 export type TftpSettings = AppConfig['tftp']
 
@@ -23,6 +24,11 @@ export interface TftpServerDeps {
   namedPaths?: () => readonly string[]
   virtual?: VirtualFiles
   cache?: FileCache
+  /**
+   * false: every twin socket bind fails, as it would if the port could not be shared, so each transfer takes the
+   * fallback of openTransferSockets (one unconnected socket). Tests use it; the default tries the twin.
+   */
+  twinSockets?: boolean
 }
 
 interface Peer { address: string, port: number }
@@ -66,14 +72,6 @@ function bindSocket (socket: dgram.Socket, address: string, port: number): Promi
     })
   })
 }
-
-/**
- * Transfer sockets only ever send to the peer's IP literal: resolve it synchronously instead of through
- * dns.lookup, which defers every datagram by a process.nextTick (measurable in lockstep, one send per ACK).
- */
-const literalLookup = ((address: string, _o: unknown, cb: (err: Error | null, address: string, family: number) => void): void => {
-  cb(null, address, 4)
-}) as unknown as dgram.SocketOptions['lookup']
 
 function closeSocket (s: dgram.Socket): void {
   try { s.close() } catch { /* already closed */ }
@@ -247,6 +245,7 @@ export class TftpServer {
     const strangers = dgram.createSocket({ type: 'udp4', reuseAddr: true })
     strangers.on('error', err => this.log.debug({ err, client: slot.key }, 'tftp transfer twin socket error'))
     try {
+      if (this.deps.twinSockets === false) throw new Error('twin sockets turned off (TftpServerDeps.twinSockets)')
       await bindSocket(strangers, this.bindAddress, socket.address().port)
     } catch (err) {
       // Without a twin the socket must not stay SO_REUSEADDR: an unconnected one could share its port with another.

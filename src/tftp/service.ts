@@ -18,6 +18,8 @@ export interface TftpService extends Service {
 export interface TftpServiceOptions {
   /** defaults to defaultVirtualFiles, the registry other parts of the appliance register into */
   virtual?: VirtualFiles
+  /** see TftpServerDeps.twinSockets (tests) */
+  twinSockets?: boolean
 }
 
 export function createTftpService (ctx: AppContext, opts: TftpServiceOptions = {}): TftpService {
@@ -27,7 +29,8 @@ export function createTftpService (ctx: AppContext, opts: TftpServiceOptions = {
     log,
     settings: () => ctx.config.current().tftp,
     namedPaths: () => Object.values(ctx.config.current().bootLoaders ?? {}),
-    virtual
+    virtual,
+    twinSockets: opts.twinSockets
   })
   let bound: { address: string, port: number } | undefined
   return {

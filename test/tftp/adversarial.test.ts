@@ -89,6 +89,29 @@ t.test('main server', async t => {
   })
 })
 
+t.test('without a twin socket (the fallback when the port cannot be shared): one unconnected socket per transfer', async t => {
+  const { port, logs } = await startServer(t, root, {}, false)
+  const stranger = await udp()
+  t.teardown(() => stranger.close())
+  const strangerGot: Packet[] = []
+  stranger.on('message', m => strangerGot.push(decode(m)))
+  const r = await tftpGet(port, 'loader.efi', {
+    onPacket: (p, _sock, from) => { if (p.op === OP.DATA && p.block === 10) stranger.send(encodeAck(11), from.port, from.address) }
+  })
+  t.equal(sha256(r.data!), sha256(loader), 'transfer completed intact')
+  t.equal(r.dataPackets, blocks(loader.length, 512), 'and was not disturbed by the foreign TID')
+  await new Promise(resolve => setTimeout(resolve, 100))
+  t.ok(strangerGot.length >= 1 && strangerGot.every(p => p.op === OP.ERROR && p.code === 5), 'the stranger got ERROR 5 from the transfer socket itself')
+  const dest = join(root, 'fallback-out.bin')
+  const c = await run('curl', ['-sS', '-o', dest, '--tftp-blksize', '1468', `tftp://127.0.0.1:${port}/loader.efi`])
+  t.equal(c.code, 0, c.stderr)
+  t.equal(sha256(await readFile(dest)), sha256(loader), 'a real client (curl) downloads it intact')
+  const starts = logs.filter(l => l.msg === 'tftp transfer start')
+  t.equal(starts.length, 2)
+  t.ok(starts.every(l => l.connected === false), 'the transfers ran unconnected')
+  t.equal(logs.filter(l => l.msg === 'no twin socket: one unconnected transfer socket').length, 2, 'and each said why')
+})
+
 t.test('stalled clients time out and free their slot; per-client limit answers busy', async t => {
   const { port, service, logs } = await startServer(t, root, { timeoutMs: 100, retries: 2, maxTransfersPerClient: 1 })
   const stalled = tftpGet(port, 'loader.efi', { stallAfter: 3, idleMs: 3000 })

@@ -61,7 +61,7 @@ export interface Started {
   logs: Array<Record<string, any>>
 }
 
-export async function startServer (t: Test, root: string, o: TftpOverrides = {}): Promise<Started> {
+export async function startServer (t: Test, root: string, o: TftpOverrides = {}, twinSockets?: boolean): Promise<Started> {
   const logs: Array<Record<string, any>> = []
   const sink = new Writable({
     write (chunk, _enc, cb) {
@@ -71,7 +71,7 @@ export async function startServer (t: Test, root: string, o: TftpOverrides = {})
   })
   const virtual = new VirtualFiles()
   const ctx = { config: staticConfig(tftpConfig(root, o)), store: {} as Store, log: createLogger({ level: 'debug', destination: sink }), clock: systemClock }
-  const service = createTftpService(ctx, { virtual })
+  const service = createTftpService(ctx, { virtual, twinSockets })
   await service.start()
   t.teardown(() => service.stop())
   return { port: service.address()!.port, service, virtual, logs }
