@@ -12,7 +12,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { copyFileSync } from 'node:fs'
 import { tmpdir, loadavg, cpus } from 'node:os'
 import { join } from 'node:path'
-import { createLab, SERVER_IP, CLIENT_IP, type Lab } from '../../test/dhcp/lab/netns.js'
+import { createLab, SERVER_IP, type Lab } from '../../test/dhcp/lab/netns.js'
+import { perfdhcpArgs, tcpdumpArgs } from './commands.js'
 import { discoverOfferTimings, percentile, perSecondP50, sendEvenness } from './pcap.js'
 
 const arg = (name: string, def: string): string => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : def }
@@ -21,9 +22,6 @@ const RATE = Number(arg('rate', '5000')); const SECONDS = Number(arg('seconds', 
 const CLIENTS = Number(arg('clients', String(RATE * SECONDS * 2)))
 const BUSY_POLL = Number(arg('busy-poll', '300'))
 const NICE = arg('nice', '')
-// arch 7 (EFI x64), PXEClient vendor class, GUID: what OVMF sends (test/fixtures/dhcp/ovmf-1-discover.parsed).
-const PXE_OPTS = ['-o', '60,' + Buffer.from('PXEClient:Arch:00007:UNDI:003000').toString('hex'), '-o', '93,0007', '-o', '94,010300',
-  '-o', '97,002c1b0a5c4e3d504f8162738495a6b7c8']
 
 interface Result {
   perSecond: string, perSecond99: string, name: string, sent: number, received: number, drops: number, offersPerSec: number, p50: number, p99: number,
@@ -44,10 +42,9 @@ async function stopProc (p: ChildProcess, sig: NodeJS.Signals = 'SIGTERM'): Prom
 
 async function measure (lab: Lab, name: string, dir: string): Promise<Result> {
   const pcap = join(dir, `${name}.pcap`)
-  const dump = startIn(lab.clientNs, ['tcpdump', '-i', lab.clientIf, '-B', '32768', '-s', '400', '-U', '-w', pcap, 'udp port 67'])
+  const dump = startIn(lab.clientNs, tcpdumpArgs(lab.clientIf, pcap))
   await sleep(1000)
-  const r = spawnSync('ip', ['netns', 'exec', lab.clientNs, 'perfdhcp', '-4', '-i', '-l', CLIENT_IP, '-r', String(RATE),
-    '-p', String(SECONDS), '-R', String(CLIENTS), '-W', '1000000', ...PXE_OPTS, SERVER_IP], { encoding: 'utf8' })
+  const r = spawnSync('ip', ['netns', 'exec', lab.clientNs, ...perfdhcpArgs(RATE, SECONDS, CLIENTS)], { encoding: 'utf8' })
   await sleep(500)
   await stopProc(dump, 'SIGINT')
   const out = r.stdout + r.stderr

@@ -9,13 +9,12 @@ import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
-import { createLab, SERVER_IP, CLIENT_IP } from '../../test/dhcp/lab/netns.js'
+import { createLab, SERVER_IP } from '../../test/dhcp/lab/netns.js'
+import { perfdhcpArgs, tcpdumpArgs } from './commands.js'
 import { discoverOfferTimings, percentile, sendEvenness } from './pcap.js'
 
 const arg = (n: string, d: string): string => { const i = process.argv.indexOf(`--${n}`); return i > 0 ? process.argv[i + 1] : d }
 const RUNS = Number(arg('runs', '2')); const SECONDS = arg('seconds', '5'); const STORE = arg('store', 'level')
-const PXE_OPTS = ['-o', '60,' + Buffer.from('PXEClient:Arch:00007:UNDI:003000').toString('hex'), '-o', '93,0007', '-o', '94,010300',
-  '-o', '97,002c1b0a5c4e3d504f8162738495a6b7c8']
 const SLOW_MS = 0.15
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
@@ -43,10 +42,9 @@ try {
   const clusters: Cluster[][] = []
   for (let run = 0; run < RUNS; run++) {
     const pcap = join(dir, `r${run}.pcap`)
-    const dump = spawn('ip', ['netns', 'exec', lab.clientNs, 'tcpdump', '-i', lab.clientIf, '-B', '32768', '-s', '400', '-U', '-w', pcap, 'udp port 67'], { stdio: 'ignore' })
+    const dump = spawn('ip', ['netns', 'exec', lab.clientNs, ...tcpdumpArgs(lab.clientIf, pcap)], { stdio: 'ignore' })
     await sleep(1000)
-    spawnSync('ip', ['netns', 'exec', lab.clientNs, 'perfdhcp', '-4', '-i', '-l', CLIENT_IP, '-r', arg('rate', '5000'), '-p', SECONDS,
-      '-R', arg('clients', '1000'), '-W', '1000000', ...PXE_OPTS, SERVER_IP])
+    spawnSync('ip', ['netns', 'exec', lab.clientNs, ...perfdhcpArgs(Number(arg('rate', '5000')), Number(SECONDS), Number(arg('clients', '1000')))])
     await sleep(500)
     await new Promise<void>(resolve => { dump.on('exit', () => resolve()); dump.kill('SIGINT') })
     const t = discoverOfferTimings(pcap)

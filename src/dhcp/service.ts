@@ -1,7 +1,7 @@
 // The DHCP service: proxyDHCP (default) or full DHCP, per config. Undefined when dhcp.mode is off at startup.
 import type { AppContext, Service } from '../service.js'
 import { createDhcpGate } from '../policy/gate.js'
-import { DhcpSockets } from './server.js'
+import { DhcpSockets, type MessageHandler } from './server.js'
 import { Responder } from './responder.js'
 import { warmUpMachineStore, warmUpPacket } from './warmup.js'
 import { Inventory } from './inventory.js'
@@ -28,7 +28,7 @@ export function createService (ctx: AppContext): DhcpService | undefined {
     return warmUpStore ?? real
   }
   const responder = new Responder(ctx, createDhcpGate(ctx), async (r) => await sockets.send(r.via, r.buf, r.to), machines)
-  const onMessage = (msg: Buffer, from: { address: string, port: number }, via: 'dhcp' | 'proxy'): void => { void responder.handle(msg, from, via) }
+  const onMessage: MessageHandler = (msg, from, via) => { void responder.handle(msg, from, via) }
   return {
     name: 'dhcp',
     async start () {
