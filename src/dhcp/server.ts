@@ -54,6 +54,11 @@ function bindOne (via: Via, address: string, port: number, log: Logger, onMessag
 const POLL_SLICE_MICROS = 3
 /** Requests the warm-up keeps in flight (its loopback sockets' buffers never overflow). */
 const WARM_UP_IN_FLIGHT = 32
+/**
+ * The last requests of the warm-up go one at a time. With 32 in flight the loop never has a turn to spare, so the
+ * busy-poll turn that spins was first run by the first real DISCOVER (bench/dhcp, 2026-11-24: warm-up turns 0).
+ */
+const WARM_UP_PACED_ROUNDS = 500
 /** The warm-up never holds start-up longer than this, whatever happens. */
 const WARM_UP_MAX_MS = 3000
 /** Once every request was sent, the warm-up ends after this long without a reply. */
@@ -90,11 +95,13 @@ export class DhcpSockets {
    * will use, over loopback, before start(): V8 then compiles the per-datagram path with the maps and call targets
    * of production (bench/dhcp: a warm-up through other objects left deopts in the first second of a storm), on
    * Buffers a real socket delivered. Loopback only: two sockets on 127.0.0.1 stand in for 67 and 4011 and every
-   * reply is redirected to the loopback client. Requests are paced by replies, with a timer for requests the
-   * policy leaves unanswered; resolves when all were sent and answered or after WARM_UP_MAX_MS.
+   * reply is redirected to the loopback client. Requests are paced by replies (32 in flight, then the last
+   * WARM_UP_PACED_ROUNDS one at a time), with a timer for requests the policy leaves unanswered; resolves when all
+   * were sent and answered or after WARM_UP_MAX_MS. The busy-poll spin is calibrated first.
    */
   async warmUp (rounds: number, datagram: (i: number) => WarmUpDatagram, onMessage: MessageHandler): Promise<void> {
     if (this.socks.size > 0) throw new Error('warmUp must run before start')
+    this.busyPoll.prepare()
     const client = dgram.createSocket('udp4')
     await new Promise<void>((resolve, reject) => { client.once('error', reject); client.bind(0, '127.0.0.1', () => { client.off('error', reject); resolve() }) })
     client.on('error', () => {})
@@ -103,35 +110,53 @@ export class DhcpSockets {
       this.socks.set('proxy', await bindOne('proxy', '127.0.0.1', 0, this.log, onMessage, this.afterMessage))
       this.redirect = { address: '127.0.0.1', port: client.address().port, broadcast: false }
       const ports = { dhcp: this.port('dhcp') as number, proxy: this.port('proxy') as number }
-      let sent = 0
-      let answered = 0
-      await new Promise<void>((resolve) => {
-        const finish = (): void => { clearTimeout(limit); clearInterval(topUp); resolve() }
-        const limit = setTimeout(finish, WARM_UP_MAX_MS)
-        const sendOne = (): void => {
-          if (sent >= rounds) return
-          const d = datagram(sent++)
-          client.send(d.buf, ports[d.via], '127.0.0.1')
-        }
-        // A request the policy leaves silent gets no reply: when replies stall for a tick, send a few more; once
-        // all went out, stop when every one was answered or none was for WARM_UP_QUIET_MS.
-        let lastReply = performance.now()
-        const topUp = setInterval(() => {
-          const quiet = performance.now() - lastReply
-          if (sent >= rounds) { if (quiet >= WARM_UP_QUIET_MS) finish(); return }
-          if (quiet >= 5) for (let i = 0; i < 8; i++) sendOne()
-        }, 5)
-        client.on('message', () => {
-          lastReply = performance.now()
-          if (++answered >= rounds) finish()
-          else sendOne()
-        })
-        for (let i = 0; i < WARM_UP_IN_FLIGHT; i++) sendOne()
-      })
+      const until = performance.now() + WARM_UP_MAX_MS
+      // Saturated: every request of the hot path many times over. Then paced, one request at a time as in a storm
+      // from the wire: only then does the loop find time to busy-poll between requests, so the turn that spins
+      // (net/busy-poll.ts) and setImmediate's own code are compiled before the first real DISCOVER too.
+      const paced = Math.min(WARM_UP_PACED_ROUNDS, rounds)
+      const next = await this.warmUpPhase(client, ports, rounds - paced, WARM_UP_IN_FLIGHT, 0, datagram, until)
+      await this.warmUpPhase(client, ports, paced, 1, next, datagram, until)
     } finally {
       await this.stop()
       await new Promise<void>(resolve => client.close(() => resolve()))
     }
+  }
+
+  /**
+   * Sends `count` warm-up requests from index `first`, `inFlight` at a time, each answered one making room for the
+   * next. A request the policy leaves silent gets no reply: when replies stall for 5 ms a few more go out. Resolves
+   * (with the next index) when every request was answered, when none was for WARM_UP_QUIET_MS after the last went
+   * out, or at `until`.
+   */
+  private async warmUpPhase (client: dgram.Socket, ports: Record<Via, number>, count: number, inFlight: number, first: number,
+    datagram: (i: number) => WarmUpDatagram, until: number): Promise<number> {
+    let sent = 0
+    let answered = 0
+    await new Promise<void>((resolve) => {
+      if (count <= 0) { resolve(); return }
+      const finish = (): void => { clearTimeout(limit); clearInterval(topUp); client.off('message', onReply); resolve() }
+      const limit = setTimeout(finish, Math.max(0, until - performance.now()))
+      const sendOne = (): void => {
+        if (sent >= count) return
+        const d = datagram(first + sent++)
+        client.send(d.buf, ports[d.via], '127.0.0.1')
+      }
+      let lastReply = performance.now()
+      const topUp = setInterval(() => {
+        const quiet = performance.now() - lastReply
+        if (sent >= count) { if (quiet >= WARM_UP_QUIET_MS) finish(); return }
+        if (quiet >= 5) for (let i = 0; i < Math.min(8, inFlight); i++) sendOne()
+      }, 5)
+      const onReply = (): void => {
+        lastReply = performance.now()
+        if (++answered >= count) finish()
+        else sendOne()
+      }
+      client.on('message', onReply)
+      for (let i = 0; i < inFlight; i++) sendOne()
+    })
+    return first + sent
   }
 
   /** Actual bound ports (tests bind port 0). */

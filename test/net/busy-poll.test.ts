@@ -50,6 +50,16 @@ t.test('with a slice, the thread spins that long between two polls: fewer turns 
   t.equal(none.spins.length, 0, 'no slice: no spin')
 })
 
+t.test('prepare() does the one-off work of the spin up front, and only for a poll that spins', async t => {
+  const loop = fakeLoop()
+  let prepared = 0
+  const deps = { ...loop.deps, prepare: () => { prepared++ } }
+  new BusyPoll(deps, 0).prepare()
+  t.equal(prepared, 0, 'no slice, nothing to prepare')
+  new BusyPoll(deps, 3).prepare()
+  t.equal(prepared, 1, 'a slice: prepared')
+})
+
 t.test('with the real clock and spin, a hold with a slice ends by itself', async t => {
   // How long a real spin lasts is a speed matter (bench/dhcp/diagnose.ts counts the GC pauses it saves), not a test:
   // under a loaded CI machine the wall time of any spin stretches. What must hold anywhere: it stops.
