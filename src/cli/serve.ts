@@ -14,6 +14,7 @@ import type { AppConfig } from '../config/schema.js'
 import { openStore, storeDir } from '../store/index.js'
 import type { Store } from '../store/types.js'
 import type { Service } from '../service.js'
+import { missingServeFlags } from '../runtime/node-flags.js'
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 /** How long stop() may take before the daemon exits anyway (a hung socket close must not block systemd). */
@@ -138,6 +139,10 @@ async function serveWith (args: ServeArgs, log: Logger, io: CliIO): Promise<numb
     log.info({ service: s.name, listen }, listen === 'no sockets' ? `${s.name} running (no sockets)` : `${s.name} listening on ${listen}`)
   }
   log.info({ config: cfg.source, state: storeDir(cfg), services: app.services.map(s => s.name), pid: process.pid }, 'netboot started')
+  const missing = missingServeFlags()
+  if (missing.length > 0) {
+    log.info({ missing }, `node was started without ${missing.join(' ')} (src/runtime/node-flags.ts): after idle periods the first replies of a boot storm are slower; systemd/netboot.service and npm start pass them`)
+  }
 
   const startedWith = restartOnly(cfg)
   const unwatch = watched.holder.onChange((next) => {

@@ -7,6 +7,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { SERVE_NODE_FLAGS } from '../../src/runtime/node-flags.js'
 
 const repo = fileURLToPath(new URL('../..', import.meta.url))
 const unitText = await readFile(join(repo, 'systemd/netboot.service'), 'utf8')
@@ -55,7 +56,8 @@ t.test('the check is real: a misspelt key or a missing binary is reported', asyn
 t.test('sandbox and privileges are what the appliance needs and no more', async t => {
   const d = directives(unitText)
   const one = (k: string): string | undefined => d.get(k)?.[0]
-  t.equal(one('ExecStart'), '/usr/bin/node /opt/netboot/dist/src/main.js serve --config /etc/netboot/appliance.yaml')
+  t.equal(one('ExecStart'), `/usr/bin/node ${SERVE_NODE_FLAGS.join(' ')} /opt/netboot/dist/src/main.js serve --config /etc/netboot/appliance.yaml`,
+    'node runs with the V8 flags of src/runtime/node-flags.ts')
   t.equal(one('User'), 'netboot')
   t.equal(one('AmbientCapabilities'), 'CAP_NET_BIND_SERVICE')
   t.equal(one('CapabilityBoundingSet'), 'CAP_NET_BIND_SERVICE', 'no CAP_NET_RAW: plain UDP sockets with SO_BROADCAST suffice')

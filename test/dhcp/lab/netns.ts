@@ -3,6 +3,7 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
+import { SERVE_NODE_FLAGS } from '../../../src/runtime/node-flags.js'
 
 export const SERVER_IP = '10.99.0.1'
 export const CLIENT_IP = '10.99.0.2'
@@ -63,7 +64,8 @@ export function createLab (): Lab {
       prof.push(...(process.env.NBD_NODE_FLAGS ?? '').split(' ').filter(f => f !== ''))
       // NBD_NICE=-10: the service runs under `nice -n -10` (bench/dhcp --nice).
       const nice = process.env.NBD_NICE !== undefined ? ['nice', '-n', process.env.NBD_NICE] : []
-      const proc = spawn('ip', ['netns', 'exec', serverNs, ...nice, process.execPath, ...prof, '--import', 'tsx', 'test/dhcp/lab/run-service.ts', JSON.stringify(spec)],
+      // The service runs with the V8 flags it ships with (src/runtime/node-flags.ts), as systemd and npm start run it.
+      const proc = spawn('ip', ['netns', 'exec', serverNs, ...nice, process.execPath, ...SERVE_NODE_FLAGS, ...prof, '--import', 'tsx', 'test/dhcp/lab/run-service.ts', JSON.stringify(spec)],
         { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
       procs.add(proc)
       let out = ''; let err = ''
