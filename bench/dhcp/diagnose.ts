@@ -3,6 +3,10 @@
 // (replies > 0.15 ms less than 5 ms apart), how evenly perfdhcp sent, and how many clusters began within 2 ms of a
 // GC pause of the service (NBD_GC_LOG in test/dhcp/lab/run-service.ts).
 //   npx tsx bench/dhcp/diagnose.ts [--runs 2] [--seconds 5] [--rate 5000] [--clients 1000] [--store level|memory] [--busy-poll 300]
+//     [--idle 1] [--new-macs]
+// --idle S: the appliance sits idle S seconds before each storm (V8's memory reducer shrinks an idle heap after ~8 s);
+// --new-macs: each storm comes from other MACs (every DISCOVER of its first round a first contact). Per storm it also
+// prints what the service's threads did (bench/dhcp/proc-stats.ts): CPU, page faults, preemptions.
 // Extra V8 flags for the service: NBD_NODE_FLAGS="--trace-gc"; a nice level: NBD_NICE=-10; list every cluster:
 // --clusters; the service's own output (what NBD_NODE_FLAGS traces): --service-output. Root: it creates network namespaces (test/dhcp/lab/netns.ts) and deletes them afterwards.
 import { spawn, spawnSync } from 'node:child_process'
@@ -12,6 +16,7 @@ import { tmpdir } from 'node:os'
 import { createLab, SERVER_IP } from '../../test/dhcp/lab/netns.js'
 import { perfdhcpArgs, tcpdumpArgs } from './commands.js'
 import { discoverOfferTimings, percentile, sendEvenness } from './pcap.js'
+import { formatStats, procStats, statsDelta } from './proc-stats.js'
 
 const arg = (n: string, d: string): string => { const i = process.argv.indexOf(`--${n}`); return i > 0 ? process.argv[i + 1] : d }
 const RUNS = Number(arg('runs', '2')); const SECONDS = arg('seconds', '5'); const STORE = arg('store', 'level')
@@ -43,8 +48,13 @@ try {
   for (let run = 0; run < RUNS; run++) {
     const pcap = join(dir, `r${run}.pcap`)
     const dump = spawn('ip', ['netns', 'exec', lab.clientNs, ...tcpdumpArgs(lab.clientIf, pcap)], { stdio: 'ignore' })
-    await sleep(1000)
-    spawnSync('ip', ['netns', 'exec', lab.clientNs, ...perfdhcpArgs(Number(arg('rate', '5000')), Number(SECONDS), Number(arg('clients', '1000')))])
+    await sleep(Number(arg('idle', '1')) * 1000)
+    const load = perfdhcpArgs(Number(arg('rate', '5000')), Number(SECONDS), Number(arg('clients', '1000')))
+    // perfdhcp derives its client MACs from a base MAC (-b mac=…): another base, other machines
+    if (process.argv.includes('--new-macs')) load.splice(1, 0, '-b', `mac=02:00:00:00:${(run + 1).toString(16).padStart(2, '0')}:00`)
+    const before = procStats(svc.proc.pid as number)
+    spawnSync('ip', ['netns', 'exec', lab.clientNs, ...load])
+    const during = statsDelta(before, procStats(svc.proc.pid as number))
     await sleep(500)
     await new Promise<void>(resolve => { dump.on('exit', () => resolve()); dump.kill('SIGINT') })
     const t = discoverOfferTimings(pcap)
@@ -56,6 +66,7 @@ try {
       `p99 ${percentile(t.latenciesMs, 99).toFixed(3)} p99.9 ${percentile(t.latenciesMs, 99.9).toFixed(3)} ms; > ${SLOW_MS} ms: ` +
       `${t.latenciesMs.filter(ms => ms > SLOW_MS).length} (first 0.5 s: ${firstHalf.filter(([, ms]) => ms > SLOW_MS).length}); ` +
       `${cs.length} clusters, ${cs.filter(c => c.n >= 5).length} of ≥ 5 replies; perfdhcp bursts/stalls ${even.bursts}/${even.stalls}`)
+    console.log(`  service during storm ${run}: ${formatStats(during)}`)
   }
   const out = await svc.stop()
   if (process.argv.includes('--service-output')) console.log(out.split('\n').filter(l => !l.startsWith('GC ') && !l.startsWith('LEASES ')).join('\n'))
