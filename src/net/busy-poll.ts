@@ -18,7 +18,7 @@ export interface BusyPollDeps {
   prepare?: () => void
 }
 
-/** Iterations of spinLoop per µs, measured on first use. */
+/** Iterations of spinLoop per µs, measured once: by prepare() or, failing that, the first spin. */
 let spinsPerMicro = 0
 let spinSink = 0
 
