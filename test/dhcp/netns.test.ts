@@ -1,6 +1,6 @@
 // The real service in a network namespace, driven by real peers: scapy PXE clients (arch 0, 7, 11, 16, iPXE,
 // relayed, UDP 4011), busybox udhcpc and perfdhcp in full mode, and leases across a restart.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { mkdtemp, rm, writeFile, chmod } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -15,6 +15,16 @@ const serverCfg = (mode: 'proxy' | 'full', extra: object = {}) => ({ server: { a
 let lab: Lab
 t.before(() => { lab = createLab() })
 t.teardown(() => lab?.cleanup())
+
+/** A temp dir (removed after the test) with a udhcpc hook script that prints "BOUND <fields>" once bound. */
+async function udhcpcHook (t: Test, prefix: string, fields: string): Promise<{ dir: string, script: string }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const script = join(dir, 'udhcpc.sh')
+  await writeFile(script, `#!/bin/sh\n[ "$1" = bound ] && echo "BOUND ${fields}"\nexit 0\n`)
+  await chmod(script, 0o755)
+  return { dir, script }
+}
 
 t.test('proxy mode: PXE DISCOVERs get the right OFFER; 4011 REQUEST gets the ACK', async t => {
   const svc = await lab.startService(serverCfg('proxy'))
@@ -68,11 +78,7 @@ t.test('the running server ignores thousands of garbage datagrams, then still an
 })
 
 t.test('full mode: udhcpc DORA, leases survive a restart, perfdhcp 20 concurrent clients never share', async t => {
-  const dir = await mkdtemp(join(tmpdir(), 'nbd-dhcp-state-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
-  const script = join(dir, 'udhcpc.sh')
-  await writeFile(script, '#!/bin/sh\n[ "$1" = bound ] && echo "BOUND $ip $router $subnet"\nexit 0\n')
-  await chmod(script, 0o755)
+  const { dir, script } = await udhcpcHook(t, 'nbd-dhcp-state-', '$ip $router $subnet')
   const udhcpc = () => lab.run(lab.clientNs, ['busybox', 'udhcpc', '-i', lab.clientIf, '-n', '-q', '-f', '-t', '4', '-T', '1', '-s', script], 30_000)
   let svc = await lab.startService(serverCfg('full', { stateDir: join(dir, 'db') }))
   const first = /BOUND (\S+) (\S+) (\S+)/.exec(udhcpc())
@@ -100,11 +106,7 @@ t.test('full mode: udhcpc DORA, leases survive a restart, perfdhcp 20 concurrent
 })
 
 t.test('full mode reservation: udhcpc on the reserved MAC gets the reserved address and host name', async t => {
-  const dir = await mkdtemp(join(tmpdir(), 'nbd-dhcp-resv-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
-  const script = join(dir, 'udhcpc.sh')
-  await writeFile(script, '#!/bin/sh\n[ "$1" = bound ] && echo "BOUND $ip $hostname"\nexit 0\n')
-  await chmod(script, 0o755)
+  const { dir, script } = await udhcpcHook(t, 'nbd-dhcp-resv-', '$ip $hostname')
   const link = lab.run(lab.clientNs, ['ip', '-o', 'link', 'show', lab.clientIf])
   const mac = /link\/ether ([0-9a-f:]{17})/.exec(link)?.[1]
   t.ok(mac, `client MAC ${mac}`)
