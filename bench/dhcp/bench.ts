@@ -6,6 +6,9 @@
 // perfdhcp acts as a relay (giaddr = its address, replies unicast to giaddr:67); -i = DISCOVER/OFFER only,
 // since a proxy gives no address. Latency p50/p99 come from a tcpdump capture in the client namespace.
 // --nice N: the appliance runs under `nice -n N` (as a systemd unit's Nice= would run it); dnsmasq never does.
+// --cpus shared|split|both (default both): where the load runs (commands.ts CpuLayout). 'shared': perfdhcp, tcpdump
+// and the server wherever the scheduler puts them; 'split': perfdhcp and tcpdump on the last CPU, the server's
+// serving thread on CPU 0. Each layout runs all three targets, and ratios compare targets of one layout.
 // KEEP_PCAP=<dir>: keep each target's capture there.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -13,7 +16,7 @@ import { copyFileSync } from 'node:fs'
 import { tmpdir, loadavg, cpus } from 'node:os'
 import { join } from 'node:path'
 import { createLab, SERVER_IP, type Lab } from '../../test/dhcp/lab/netns.js'
-import { perfdhcpArgs, tcpdumpArgs } from './commands.js'
+import { loadCpuPrefix, perfdhcpArgs, serverCpu, tcpdumpArgs, type CpuLayout } from './commands.js'
 import { discoverOfferTimings, percentile, perSecondP50, sendEvenness } from './pcap.js'
 
 const arg = (name: string, def: string): string => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : def }
@@ -22,8 +25,11 @@ const RATE = Number(arg('rate', '5000')); const SECONDS = Number(arg('seconds', 
 const CLIENTS = Number(arg('clients', String(RATE * SECONDS * 2)))
 const BUSY_POLL = Number(arg('busy-poll', '300'))
 const NICE = arg('nice', '')
+const CPUS = arg('cpus', 'both')
+const LAYOUTS: CpuLayout[] = CPUS === 'both' ? ['shared', 'split'] : CPUS === 'split' ? ['split'] : ['shared']
 
 interface Result {
+  layout: CpuLayout, captureLost: number,
   perSecond: string, perSecond99: string, name: string, sent: number, received: number, drops: number, offersPerSec: number, p50: number, p99: number,
   /** p99 of the DISCOVERs sent after the first second of the run */
   p99Later: number, bursts: number, stalls: number, perfdhcpAvgMs: string
@@ -40,20 +46,21 @@ async function stopProc (p: ChildProcess, sig: NodeJS.Signals = 'SIGTERM'): Prom
   await new Promise<void>(resolve => { p.on('exit', () => resolve()); process.kill(p.pid as number, sig) })
 }
 
-async function measure (lab: Lab, name: string, dir: string): Promise<Result> {
-  const pcap = join(dir, `${name}.pcap`)
-  const dump = startIn(lab.clientNs, tcpdumpArgs(lab.clientIf, pcap))
+async function measure (lab: Lab, name: string, layout: CpuLayout, dir: string): Promise<Result> {
+  const pcap = join(dir, `${name}-${layout}.pcap`)
+  const load = loadCpuPrefix(layout, cpus().length)
+  const dump = startIn(lab.clientNs, [...load, ...tcpdumpArgs(lab.clientIf, pcap)])
   await sleep(1000)
-  const r = spawnSync('ip', ['netns', 'exec', lab.clientNs, ...perfdhcpArgs(RATE, SECONDS, CLIENTS)], { encoding: 'utf8' })
+  const r = spawnSync('ip', ['netns', 'exec', lab.clientNs, ...load, ...perfdhcpArgs(RATE, SECONDS, CLIENTS)], { encoding: 'utf8' })
   await sleep(500)
   await stopProc(dump, 'SIGINT')
   const out = r.stdout + r.stderr
   const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? NaN)
   const sent = num(/sent packets: (\d+)/); const received = num(/received packets: (\d+)/)
   const timing = discoverOfferTimings(pcap)
-  if (process.env.KEEP_PCAP !== undefined) copyFileSync(pcap, join(process.env.KEEP_PCAP, `${name.replace(/ /g, '-')}.pcap`))
+  if (process.env.KEEP_PCAP !== undefined) copyFileSync(pcap, join(process.env.KEEP_PCAP, `${name.replace(/ /g, '-')}-${layout}.pcap`))
   return {
-    name, sent, received, drops: sent - received, perSecond: perSecondP50(timing.series), perSecond99: perSecondP50(timing.series, 99),
+    layout, captureLost: sent - timing.sent, name, sent, received, drops: sent - received, perSecond: perSecondP50(timing.series), perSecond99: perSecondP50(timing.series, 99),
     offersPerSec: Math.round(received / SECONDS),
     p50: percentile(timing.latenciesMs, 50), p99: percentile(timing.latenciesMs, 99),
     p99Later: percentile(timing.series.filter(([at]) => at >= 1).map(([, ms]) => ms), 99), ...sendEvenness(timing.series),
@@ -68,38 +75,44 @@ async function main (): Promise<void> {
   const results: Result[] = []
   const applianceCpu: string[] = []
   try {
-    for (const [name, busyPollMicroseconds] of [['appliance', BUSY_POLL], ['no poll', 0]] as const) {
-      const db = STORE === 'level' ? { stateDir: join(dir, `db-${busyPollMicroseconds}`) } : {}
-      const svc = await lab.startService({ server: { address: SERVER_IP, bind: '0.0.0.0' }, dhcp: { mode: 'proxy', busyPollMicroseconds }, ...db })
-      results.push(await measure(lab, name, dir))
-      const svcOut = await svc.stop()
-      const cpuMs = Number(/CPU (\d+)/.exec(svcOut)?.[1] ?? NaN)
-      applianceCpu.push(`${name} (busyPollMicroseconds ${busyPollMicroseconds}) CPU, whole process incl. start-up: ${cpuMs} ms; ` +
-        `event-loop delay ms (from READY; resolution 10 ms): ${/ELD (.*)/.exec(svcOut)?.[1] ?? '?'}`)
+    for (const layout of LAYOUTS) {
+      const pin = serverCpu(layout)
+      for (const [name, busyPollMicroseconds] of [['appliance', BUSY_POLL], ['no poll', 0]] as const) {
+        const db = STORE === 'level' ? { stateDir: join(dir, `db-${layout}-${busyPollMicroseconds}`) } : {}
+        const svc = await lab.startService({ server: { address: SERVER_IP, bind: '0.0.0.0' }, dhcp: { mode: 'proxy', busyPollMicroseconds }, ...db })
+        // the main thread only (its pid): it runs the event loop that serves DHCP
+        if (pin !== undefined) spawnSync('taskset', ['-p', '-c', String(pin), String(svc.proc.pid)], { stdio: 'ignore' })
+        results.push(await measure(lab, name, layout, dir))
+        const svcOut = await svc.stop()
+        const cpuMs = Number(/CPU (\d+)/.exec(svcOut)?.[1] ?? NaN)
+        applianceCpu.push(`${name} [${layout}] (busyPollMicroseconds ${busyPollMicroseconds}) CPU, whole process incl. start-up: ${cpuMs} ms; ` +
+          `event-loop delay ms (from READY; resolution 10 ms): ${/ELD (.*)/.exec(svcOut)?.[1] ?? '?'}`)
+      }
+      const dm = startIn(lab.serverNs, [...(pin !== undefined ? ['taskset', '-c', String(pin)] : []), 'dnsmasq', '-k', '--conf-file=/dev/null', '--port=0', '--log-facility=/dev/null', '--quiet-dhcp',
+        `--dhcp-range=${SERVER_IP},proxy,255.255.255.0`, '--pxe-service=X86-64_EFI,Netboot,ipxe.efi', '--pxe-service=x86PC,Netboot,undionly'])
+      await sleep(1000)
+      results.push(await measure(lab, 'dnsmasq', layout, dir))
+      await stopProc(dm)
     }
-    const dm = startIn(lab.serverNs, ['dnsmasq', '-k', '--conf-file=/dev/null', '--port=0', '--log-facility=/dev/null', '--quiet-dhcp',
-      `--dhcp-range=${SERVER_IP},proxy,255.255.255.0`, '--pxe-service=X86-64_EFI,Netboot,ipxe.efi', '--pxe-service=x86PC,Netboot,undionly'])
-    await sleep(1000)
-    results.push(await measure(lab, 'dnsmasq', dir))
-    await stopProc(dm)
   } finally {
     lab.cleanup()
     await rm(dir, { recursive: true, force: true })
   }
   console.log(`perfdhcp DISCOVER→OFFER, ${RATE}/s for ${SECONDS} s, relay mode, PXE options (arch 7); appliance store: ${STORE}, ${CLIENTS} distinct clients${NICE !== '' ? `; appliance under nice -n ${NICE}` : ''}`)
   console.log(`host: ${cpus().length} CPUs, load average ${loadavg().map(x => x.toFixed(1)).join(' ')} (other work shares the machine)`)
-  console.log('target       sent   recv  drops  offers/s  p50 ms  p99 ms  p99 after 1st s  perfdhcp bursts/stalls  perfdhcp avg')
+  console.log('CPUs    target       sent   recv  drops  offers/s  p50 ms  p99 ms  p99 after 1st s  perfdhcp bursts/stalls  perfdhcp avg')
   for (const r of results) {
-    console.log(`${r.name.padEnd(10)} ${String(r.sent).padStart(6)} ${String(r.received).padStart(6)} ${String(r.drops).padStart(6)} ${String(r.offersPerSec).padStart(9)} ${r.p50.toFixed(3).padStart(7)} ${r.p99.toFixed(3).padStart(7)} ${r.p99Later.toFixed(3).padStart(16)} ${`${r.bursts}/${r.stalls}`.padStart(23)}  ${r.perfdhcpAvgMs}`)
+    console.log(`${r.layout.padEnd(7)} ${r.name.padEnd(10)} ${String(r.sent).padStart(6)} ${String(r.received).padStart(6)} ${String(r.drops).padStart(6)} ${String(r.offersPerSec).padStart(9)} ${r.p50.toFixed(3).padStart(7)} ${r.p99.toFixed(3).padStart(7)} ${r.p99Later.toFixed(3).padStart(16)} ${`${r.bursts}/${r.stalls}`.padStart(23)}  ${r.perfdhcpAvgMs}`)
   }
   console.log('(perfdhcp bursts: DISCOVERs sent < 20 µs after the previous one; stalls: gaps > 1 ms. Same load generator for every target:')
   console.log(' more of both means the target left perfdhcp less CPU, and part of its tail is queueing behind the bursts.)')
-  for (const r of results) console.log(`${r.name} p50 ms per second of the run: ${r.perSecond}\n${r.name} p99 ms per second of the run: ${r.perSecond99}`)
+  for (const r of results.filter(x => x.captureLost !== 0)) console.log(`WARNING: the capture of ${r.name} [${r.layout}] lacks ${r.captureLost} of perfdhcp's DISCOVERs: its latencies are incomplete`)
+  for (const r of results) console.log(`${r.name} [${r.layout}] p50 ms per second of the run: ${r.perSecond}\n${r.name} [${r.layout}] p99 ms per second of the run: ${r.perSecond99}`)
   console.log(applianceCpu.join('\n'))
-  const d = results.find(r => r.name === 'dnsmasq')
-  for (const a of results.filter(r => r !== d)) {
-    if (d === undefined) break
-    console.log(`ratio ${a.name}/dnsmasq: offers/s ${(a.offersPerSec / d.offersPerSec).toFixed(2)}, p50 ${(a.p50 / d.p50).toFixed(2)}, p99 ${(a.p99 / d.p99).toFixed(2)}, p99 after 1st s ${(a.p99Later / d.p99Later).toFixed(2)}`)
+  for (const a of results.filter(r => r.name !== 'dnsmasq')) {
+    const d = results.find(r => r.name === 'dnsmasq' && r.layout === a.layout)
+    if (d === undefined) continue
+    console.log(`ratio ${a.name}/dnsmasq [${a.layout}]: offers/s ${(a.offersPerSec / d.offersPerSec).toFixed(2)}, p50 ${(a.p50 / d.p50).toFixed(2)}, p99 ${(a.p99 / d.p99).toFixed(2)}, p99 after 1st s ${(a.p99Later / d.p99Later).toFixed(2)}`)
   }
 }
 

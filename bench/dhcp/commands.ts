@@ -14,7 +14,29 @@ export function perfdhcpArgs (rate: number, seconds: number, clients: number): s
   return ['perfdhcp', '-4', '-i', '-l', CLIENT_IP, '-r', String(rate), '-p', String(seconds), '-R', String(clients), '-W', '1000000', ...PXE_OPTS, SERVER_IP]
 }
 
-/** tcpdump of the DHCP traffic on the client's interface into `pcap` (bench/dhcp/pcap.ts reads it). */
+/**
+ * tcpdump of the DHCP traffic on the client's interface into `pcap` (bench/dhcp/pcap.ts reads it). Buffered writes
+ * (no -U): with -U it made one write(2) per packet, 10,000 a second at 5,000 DISCOVERs/s, on the CPUs the servers and
+ * perfdhcp share; it writes the rest when SIGINT stops it, and bench.ts checks that the capture holds every DISCOVER.
+ */
 export function tcpdumpArgs (ifname: string, pcap: string): string[] {
-  return ['tcpdump', '-i', ifname, '-B', '32768', '-s', '400', '-U', '-w', pcap, 'udp port 67']
+  return ['tcpdump', '-i', ifname, '-B', '32768', '-s', '400', '-w', pcap, 'udp port 67']
+}
+
+/**
+ * Where the load runs. 'shared': wherever the scheduler puts it, next to the server (the load generator and the
+ * server compete for the same 2 vCPUs). 'split': perfdhcp and tcpdump on the last CPU, the server's serving thread
+ * on CPU 0 (the appliance's main thread, dnsmasq's only one): the nearest this one machine comes to clients on
+ * other machines. Both servers get the same treatment.
+ */
+export type CpuLayout = 'shared' | 'split'
+
+/** The prefix that runs the load generator and the capture on their CPU in `layout`. */
+export function loadCpuPrefix (layout: CpuLayout, cpuCount: number): string[] {
+  return layout === 'split' ? ['taskset', '-c', String(cpuCount - 1)] : []
+}
+
+/** The CPU the serving thread is pinned to in `layout`, or undefined. */
+export function serverCpu (layout: CpuLayout): number | undefined {
+  return layout === 'split' ? 0 : undefined
 }
