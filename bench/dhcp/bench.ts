@@ -26,7 +26,8 @@ const CLIENTS = Number(arg('clients', String(RATE * SECONDS * 2)))
 const BUSY_POLL = Number(arg('busy-poll', '300'))
 const NICE = arg('nice', '')
 const CPUS = arg('cpus', 'both')
-const LAYOUTS: CpuLayout[] = CPUS === 'both' ? ['shared', 'split'] : CPUS === 'split' ? ['split'] : ['shared']
+if (!['shared', 'split', 'both'].includes(CPUS)) throw new Error(`--cpus ${CPUS}: expected shared, split or both`)
+const LAYOUTS: CpuLayout[] = CPUS === 'both' ? ['shared', 'split'] : [CPUS as CpuLayout]
 
 interface Result {
   layout: CpuLayout, captureLost: number,
