@@ -41,18 +41,18 @@ function calibrate (): void {
   spinsPerMicro = Math.max(1, Math.round(100_000 / Math.max(0.001, best * 1000)))
 }
 
-function calibratedSpin (micros: number): void {
-  if (spinsPerMicro === 0) calibrate()
-  spinSink = spinLoop(micros * spinsPerMicro)
-}
-
 /**
- * Calibrates now rather than on the first spin. bench/dhcp (2026-11-24): lazily, the calibration ran on the first
- * DISCOVER of a storm in 2 of 3 runs (the start-up warm-up keeps the loop too busy for a turn to spin) and held that
- * reply and the ~60 behind it 10–16 ms.
+ * Calibrates unless done already. BusyPoll.prepare() calls it before the first spin: bench/dhcp (2026-11-24): lazily,
+ * the calibration ran on the first DISCOVER of a storm in 2 of 3 runs (the start-up warm-up keeps the loop too busy
+ * for a turn to spin) and held that reply and the ~60 behind it 10–16 ms.
  */
 function prepareSpin (): void {
   if (spinsPerMicro === 0) calibrate()
+}
+
+function calibratedSpin (micros: number): void {
+  prepareSpin()
+  spinSink = spinLoop(micros * spinsPerMicro)
 }
 
 const realDeps: BusyPollDeps = { now: () => performance.now(), schedule: fn => { setImmediate(fn) }, spin: calibratedSpin, prepare: prepareSpin }
