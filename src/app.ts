@@ -2,7 +2,7 @@
 import type { AppContext, Service, ServiceFactory } from './service.js'
 import { createService as http } from './http/service.js'
 import { createService as tftp } from './tftp/service.js'
-import { createService as dhcp } from './dhcp/service.js'
+import { createThreadedService as dhcp } from './dhcp/thread/threaded-service.js'
 import { createService as deployments } from './deployments/service.js'
 
 export interface App {

@@ -34,7 +34,7 @@ export const StoreError = createError('NB_ERR_STORE', 'state store failure: %s',
  * when another DHCP/TFTP server (dnsmasq, tftpd-hpa, WDS) already holds the port or privileges are missing.
  */
 export class BindError extends NetbootError {
-  constructor (service: string, address: string, port: number, cause: NodeJS.ErrnoException) {
+  constructor (readonly service: string, readonly address: string, readonly port: number, cause: NodeJS.ErrnoException) {
     const what = `${service} cannot bind ${address}:${port} (${cause.code ?? cause.message})`
     let hint = ''
     if (cause.code === 'EADDRINUSE') {

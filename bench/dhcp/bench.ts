@@ -9,6 +9,8 @@
 // --cpus shared|split|both (default both): where the load runs (commands.ts CpuLayout). 'shared': perfdhcp, tcpdump
 // and the server wherever the scheduler puts them; 'split': perfdhcp and tcpdump on the last CPU, the server's
 // serving thread on CPU 0. Each layout runs all three targets, and ratios compare targets of one layout.
+// The appliance's DHCP service runs on its own thread, as `netboot serve` runs it (src/dhcp/thread/); --in-thread runs
+// it on the main thread instead (src/dhcp/service.ts). Captures are written to tmpfs (commands.ts captureDir).
 // KEEP_PCAP=<dir>: keep each target's capture there.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -16,7 +18,7 @@ import { copyFileSync } from 'node:fs'
 import { tmpdir, loadavg, cpus } from 'node:os'
 import { join } from 'node:path'
 import { createLab, SERVER_IP, type Lab } from '../../test/dhcp/lab/netns.js'
-import { loadCpuPrefix, perfdhcpArgs, serverCpu, tcpdumpArgs, type CpuLayout } from './commands.js'
+import { captureDir, loadCpuPrefix, perfdhcpArgs, serverCpu, tcpdumpArgs, type CpuLayout } from './commands.js'
 import { discoverOfferTimings, percentile, perSecondP50, sendEvenness } from './pcap.js'
 
 const arg = (name: string, def: string): string => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : def }
@@ -26,6 +28,8 @@ const CLIENTS = Number(arg('clients', String(RATE * SECONDS * 2)))
 const BUSY_POLL = Number(arg('busy-poll', '300'))
 const NICE = arg('nice', '')
 const CPUS = arg('cpus', 'both')
+/** --in-thread: the DHCP service on the main thread (src/dhcp/service.ts), not on its own (the appliance's way) */
+const IN_THREAD = process.argv.includes('--in-thread')
 if (!['shared', 'split', 'both'].includes(CPUS)) throw new Error(`--cpus ${CPUS}: expected shared, split or both`)
 const LAYOUTS: CpuLayout[] = CPUS === 'both' ? ['shared', 'split'] : [CPUS as CpuLayout]
 
@@ -72,6 +76,7 @@ async function measure (lab: Lab, name: string, layout: CpuLayout, dir: string):
 async function main (): Promise<void> {
   if (NICE !== '') process.env.NBD_NICE = NICE   // test/dhcp/lab/netns.ts startService
   const dir = await mkdtemp(join(tmpdir(), 'nbd-bench-'))
+  const captures = await mkdtemp(join(captureDir(), 'nbd-bench-pcap-'))
   const lab = createLab()
   const results: Result[] = []
   const applianceCpu: string[] = []
@@ -80,24 +85,26 @@ async function main (): Promise<void> {
       const pin = serverCpu(layout)
       for (const [name, busyPollMicroseconds] of [['appliance', BUSY_POLL], ['no poll', 0]] as const) {
         const db = STORE === 'level' ? { stateDir: join(dir, `db-${layout}-${busyPollMicroseconds}`) } : {}
-        const svc = await lab.startService({ server: { address: SERVER_IP, bind: '0.0.0.0' }, dhcp: { mode: 'proxy', busyPollMicroseconds }, ...db })
-        // the main thread only (its pid): it runs the event loop that serves DHCP
-        if (pin !== undefined) spawnSync('taskset', ['-p', '-c', String(pin), String(svc.proc.pid)], { stdio: 'ignore' })
-        results.push(await measure(lab, name, layout, dir))
+        const svc = await lab.startService({ server: { address: SERVER_IP, bind: '0.0.0.0' }, dhcp: { mode: 'proxy', busyPollMicroseconds }, inThread: IN_THREAD, ...db })
+        // the thread that serves DHCP only (the DHCP thread; with --in-thread the main thread, whose tid is the pid)
+        if (pin !== undefined) spawnSync('taskset', ['-p', '-c', String(pin), String(svc.tid ?? svc.proc.pid)], { stdio: 'ignore' })
+        results.push(await measure(lab, name, layout, captures))
         const svcOut = await svc.stop()
         const cpuMs = Number(/CPU (\d+)/.exec(svcOut)?.[1] ?? NaN)
-        applianceCpu.push(`${name} [${layout}] (busyPollMicroseconds ${busyPollMicroseconds}) CPU, whole process incl. start-up: ${cpuMs} ms; ` +
-          `event-loop delay ms (from READY; resolution 10 ms): ${/ELD (.*)/.exec(svcOut)?.[1] ?? '?'}`)
+        // The event-loop delay is the main thread's: only in-thread is that the loop serving DHCP.
+        applianceCpu.push(`${name} [${layout}] (busyPollMicroseconds ${busyPollMicroseconds}) CPU, whole process incl. start-up: ${cpuMs} ms` +
+          (IN_THREAD ? `; event-loop delay ms (from READY; resolution 10 ms): ${/ELD (.*)/.exec(svcOut)?.[1] ?? '?'}` : ''))
       }
       const dm = startIn(lab.serverNs, [...(pin !== undefined ? ['taskset', '-c', String(pin)] : []), 'dnsmasq', '-k', '--conf-file=/dev/null', '--port=0', '--log-facility=/dev/null', '--quiet-dhcp',
         `--dhcp-range=${SERVER_IP},proxy,255.255.255.0`, '--pxe-service=X86-64_EFI,Netboot,ipxe.efi', '--pxe-service=x86PC,Netboot,undionly'])
       await sleep(1000)
-      results.push(await measure(lab, 'dnsmasq', layout, dir))
+      results.push(await measure(lab, 'dnsmasq', layout, captures))
       await stopProc(dm)
     }
   } finally {
     lab.cleanup()
     await rm(dir, { recursive: true, force: true })
+    await rm(captures, { recursive: true, force: true })
   }
   console.log(`perfdhcp DISCOVER→OFFER, ${RATE}/s for ${SECONDS} s, relay mode, PXE options (arch 7); appliance store: ${STORE}, ${CLIENTS} distinct clients${NICE !== '' ? `; appliance under nice -n ${NICE}` : ''}`)
   console.log(`host: ${cpus().length} CPUs, load average ${loadavg().map(x => x.toFixed(1)).join(' ')} (other work shares the machine)`)

@@ -1,6 +1,17 @@
 // The load generator and the capture, as bench.ts and diagnose.ts both run them: the same DISCOVERs and the same
 // tcpdump for every measurement, so their figures compare.
+import { existsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { CLIENT_IP, SERVER_IP } from '../../test/dhcp/lab/netns.js'
+
+/**
+ * Where captures are written: tmpfs when there is one. On disk, the kernel's writeback of the capture's dirty pages
+ * (every 5 s, vm.dirty_writeback_centisecs) hit every target 5–6 s into a run (bench/dhcp, 2026-11-24: per-second
+ * p99 0.75–1.36 ms in seconds 6–7 for the appliance, on or off its own thread, and stalls in dnsmasq's runs too).
+ */
+export function captureDir (): string {
+  return existsSync('/dev/shm') ? '/dev/shm' : tmpdir()
+}
 
 // arch 7 (EFI x64), PXEClient vendor class, GUID: what OVMF sends (test/fixtures/dhcp/ovmf-1-discover.parsed).
 const PXE_OPTS = ['-o', '60,' + Buffer.from('PXEClient:Arch:00007:UNDI:003000').toString('hex'), '-o', '93,0007', '-o', '94,010300',

@@ -1,7 +1,8 @@
 // Where the appliance's DHCP latency tail comes from: one appliance process, several perfdhcp storms against it (the
 // first against a cold process, the later ones warm), and for each storm the slow replies grouped into clusters
 // (replies > 0.15 ms less than 5 ms apart), how evenly perfdhcp sent, and how many clusters began within 2 ms of a
-// GC pause of the service (NBD_GC_LOG in test/dhcp/lab/run-service.ts).
+// GC pause of the heap serving DHCP (NBD_GC_LOG in test/dhcp/lab/run-service.ts). --in-thread: the DHCP service on the
+// main thread instead of its own (src/dhcp/thread/).
 //   npx tsx bench/dhcp/diagnose.ts [--runs 2] [--seconds 5] [--rate 5000] [--clients 1000] [--store level|memory] [--busy-poll 300]
 //     [--idle 1] [--new-macs]
 // --idle S: the appliance sits idle S seconds before each storm (V8's memory reducer shrinks an idle heap after ~8 s);
@@ -14,7 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
 import { createLab, SERVER_IP } from '../../test/dhcp/lab/netns.js'
-import { perfdhcpArgs, tcpdumpArgs } from './commands.js'
+import { captureDir, perfdhcpArgs, tcpdumpArgs } from './commands.js'
 import { discoverOfferTimings, percentile, sendEvenness } from './pcap.js'
 import { formatStats, procStats, statsDelta } from './proc-stats.js'
 
@@ -40,21 +41,22 @@ function clustersOf (series: Array<[number, number]>, t0: number): Cluster[] {
 
 process.env.NBD_GC_LOG = '1'
 const dir = mkdtempSync(join(tmpdir(), 'nbd-diagnose-'))
+const captures = mkdtempSync(join(captureDir(), 'nbd-diagnose-pcap-'))
 const lab = createLab()
 try {
   const db = STORE === 'level' ? { stateDir: join(dir, 'db') } : {}
-  const svc = await lab.startService({ server: { address: SERVER_IP, bind: '0.0.0.0' }, dhcp: { mode: 'proxy', busyPollMicroseconds: Number(arg('busy-poll', '300')) }, ...db })
+  const svc = await lab.startService({ server: { address: SERVER_IP, bind: '0.0.0.0' }, dhcp: { mode: 'proxy', busyPollMicroseconds: Number(arg('busy-poll', '300')) }, inThread: process.argv.includes('--in-thread'), ...db })
   const clusters: Cluster[][] = []
   for (let run = 0; run < RUNS; run++) {
-    const pcap = join(dir, `r${run}.pcap`)
+    const pcap = join(captures, `r${run}.pcap`)
     const dump = spawn('ip', ['netns', 'exec', lab.clientNs, ...tcpdumpArgs(lab.clientIf, pcap)], { stdio: 'ignore' })
     await sleep(Number(arg('idle', '1')) * 1000)
     const load = perfdhcpArgs(Number(arg('rate', '5000')), Number(SECONDS), Number(arg('clients', '1000')))
     // perfdhcp derives its client MACs from a base MAC (-b mac=…): another base, other machines
     if (process.argv.includes('--new-macs')) load.splice(1, 0, '-b', `mac=02:00:00:00:${(run + 1).toString(16).padStart(2, '0')}:00`)
-    const before = procStats(svc.proc.pid as number)
+    const before = procStats(svc.proc.pid as number, svc.tid)
     spawnSync('ip', ['netns', 'exec', lab.clientNs, ...load])
-    const during = statsDelta(before, procStats(svc.proc.pid as number))
+    const during = statsDelta(before, procStats(svc.proc.pid as number, svc.tid))
     await sleep(500)
     await new Promise<void>(resolve => { dump.on('exit', () => resolve()); dump.kill('SIGINT') })
     const t = discoverOfferTimings(pcap)
@@ -87,4 +89,5 @@ try {
 } finally {
   lab.cleanup()
   rmSync(dir, { recursive: true, force: true })
+  rmSync(captures, { recursive: true, force: true })
 }

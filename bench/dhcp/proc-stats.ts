@@ -1,6 +1,7 @@
-// What a process's threads did between two readings, from /proc (Linux): CPU time and minor page faults of the main
-// thread and of all other threads (V8's compiler and GC helpers, libuv's pool), and the process's involuntary context
-// switches (times a thread was preempted). bench/dhcp/diagnose.ts prints it per storm.
+// What a process's threads did between two readings, from /proc (Linux): CPU time and minor page faults of the thread
+// serving DHCP (the appliance's DHCP thread, or the main thread) and of all other threads (V8's compiler and GC
+// helpers, libuv's pool, the main thread), and the serving thread's involuntary context switches (times it was
+// preempted). bench/dhcp/diagnose.ts prints it per storm.
 import { readFileSync, readdirSync } from 'node:fs'
 
 export interface ProcStats { mainCpuMs: number, mainFaults: number, otherCpuMs: number, otherFaults: number, preempted: number }
@@ -13,15 +14,16 @@ function statFields (path: string): string[] {
   return s.slice(s.lastIndexOf(')') + 2).split(' ')
 }
 
-export function procStats (pid: number): ProcStats {
+/** `servingTid`: the thread that serves DHCP (ServiceProc.tid); the main thread's id is the pid. */
+export function procStats (pid: number, servingTid = pid): ProcStats {
   const out: ProcStats = { mainCpuMs: 0, mainFaults: 0, otherCpuMs: 0, otherFaults: 0, preempted: 0 }
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     let f: string[]
     try { f = statFields(`/proc/${pid}/task/${tid}/stat`) } catch { continue }   // a thread that just ended
     const cpu = (Number(f[11]) + Number(f[12])) * TICK_MS
-    if (Number(tid) === pid) { out.mainCpuMs += cpu; out.mainFaults += Number(f[7]) } else { out.otherCpuMs += cpu; out.otherFaults += Number(f[7]) }
+    if (Number(tid) === servingTid) { out.mainCpuMs += cpu; out.mainFaults += Number(f[7]) } else { out.otherCpuMs += cpu; out.otherFaults += Number(f[7]) }
   }
-  out.preempted = Number(/nonvoluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'latin1'))?.[1] ?? 0)
+  out.preempted = Number(/nonvoluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/task/${servingTid}/status`, 'latin1'))?.[1] ?? 0)
   return out
 }
 
@@ -36,6 +38,6 @@ export function statsDelta (before: ProcStats, after: ProcStats): ProcStats {
 }
 
 export function formatStats (d: ProcStats): string {
-  return `main thread ${d.mainCpuMs} ms CPU, ${d.mainFaults} page faults; other threads ${d.otherCpuMs} ms CPU, ` +
+  return `serving thread ${d.mainCpuMs} ms CPU, ${d.mainFaults} page faults; other threads ${d.otherCpuMs} ms CPU, ` +
     `${d.otherFaults} page faults; preempted ${d.preempted} times`
 }

@@ -20,7 +20,12 @@ export interface Lab {
   cleanup (): void
 }
 
-export interface ServiceProc { proc: ChildProcess, stop (): Promise<string> }
+export interface ServiceProc {
+  proc: ChildProcess
+  /** Linux thread id of the thread serving DHCP (the DHCP thread, or the main thread with inThread) */
+  tid: number | undefined
+  stop (): Promise<string>
+}
 
 const sh = (args: string[]): void => { execFileSync('ip', args, { stdio: 'pipe' }) }
 
@@ -77,8 +82,10 @@ export function createLab (): Lab {
         proc.stdout.on('data', () => {
           if (!out.includes('READY')) return
           clearTimeout(timer)
+          const tid = Number(/READY \S+ \S+ (\d+)/.exec(out)?.[1])
           resolve({
             proc,
+            tid: Number.isInteger(tid) ? tid : undefined,
             stop: async () => await new Promise<string>((res) => {
               if (proc.exitCode !== null) { res(out); return }
               proc.on('exit', () => { procs.delete(proc); res(out + err) })

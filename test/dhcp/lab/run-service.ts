@@ -1,7 +1,10 @@
-// Runs the real DHCP service (src/dhcp/service.ts) in whatever network namespace it is started in:
+// Runs the real DHCP service in whatever network namespace it is started in: on its own thread as the appliance
+// runs it (src/dhcp/thread/threaded-service.ts), or with "inThread": true on the main thread (src/dhcp/service.ts):
 //   ip netns exec nbd-… node --import tsx test/dhcp/lab/run-service.ts '{"dhcp":{"mode":"proxy"},"stateDir":"…"}'
-// Prints "READY <dhcpPort> <proxyPort>" once bound; on SIGTERM prints "LEASES <json>", "CPU <ms used>" and exits 0.
+// Prints "READY <dhcpPort> <proxyPort> <tid of the thread serving DHCP>" once bound; on SIGTERM prints "LEASES
+// <json>", "CPU <ms used>" and exits 0.
 import { createService } from '../../../src/dhcp/service.js'
+import { createThreadedService } from '../../../src/dhcp/thread/threaded-service.js'
 import { createMemoryStore } from '../../../src/store/memory.js'
 import { openLevelStore } from '../../../src/store/level.js'
 import { staticConfig } from '../../../src/config/holder.js'
@@ -14,11 +17,14 @@ const spec = JSON.parse(process.argv[2] ?? '{}')
 const cfg = testConfig({ dhcp: spec.dhcp, ports: spec.ports, server: spec.server })
 const store = spec.stateDir !== undefined ? await openLevelStore(spec.stateDir) : createMemoryStore()
 const log = createLogger({ level: spec.logLevel ?? 'warn', destination: process.stderr })
-const svc = createService({ config: staticConfig(cfg), store, log, clock: systemClock })
+const ctx = { config: staticConfig(cfg), store, log, clock: systemClock }
+const threaded = spec.inThread === true ? undefined : createThreadedService(ctx)
+const svc = threaded ?? createService(ctx)
 if (svc === undefined) throw new Error('dhcp.mode is off')
 await svc.start()
 const p = svc.ports()
-// Event-loop delay from READY on (bench/dhcp prints it): overall max and p99, and the max of each second. At 10 ms
+const tid = threaded !== undefined ? threaded.threadId() : process.pid
+// Event-loop delay of the main thread from READY on (bench/dhcp prints it for the in-thread service): overall max and p99, and the max of each second. At 10 ms
 // resolution: a 1 ms timer woke the loop 1,000 times a second, which the no-busy-poll run was then timed with.
 const eld = monitorEventLoopDelay({ resolution: 10 })
 eld.enable()
@@ -27,14 +33,15 @@ const sec = monitorEventLoopDelay({ resolution: 10 })
 sec.enable()
 const secTimer = setInterval(() => { perSecondMax.push(sec.max / 1e6); sec.reset() }, 1000)
 secTimer.unref()
-// NBD_GC_LOG=1: every GC pause (epoch ms, duration ms, kind), printed on SIGTERM (bench/dhcp diagnosis).
+// NBD_GC_LOG=1: every GC pause of the heap serving DHCP (epoch ms, duration ms, kind), for bench/dhcp/diagnose.ts: the
+// DHCP thread prints its own (src/dhcp/thread/thread-main.ts); in-thread, the main thread's, printed on SIGTERM.
 const gcs: string[] = []
-if (process.env.NBD_GC_LOG !== undefined) {
+if (process.env.NBD_GC_LOG !== undefined && threaded === undefined) {
   new PerformanceObserver(list => {
     for (const e of list.getEntries()) gcs.push(`GC ${(performance.timeOrigin + e.startTime).toFixed(3)} ${e.duration.toFixed(3)} ${(e as unknown as { detail?: { kind?: number } }).detail?.kind ?? '?'}`)
   }).observe({ entryTypes: ['gc'] })
 }
-process.stdout.write(`READY ${p.dhcp} ${p.proxyDhcp}\n`)
+process.stdout.write(`READY ${p.dhcp} ${p.proxyDhcp} ${tid ?? ''}\n`)
 process.on('SIGTERM', () => {
   void (async () => {
     await svc.stop()

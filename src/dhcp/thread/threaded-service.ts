@@ -1,0 +1,128 @@
+// The DHCP service as the appliance runs it: on a thread of its own (thread-main.ts), so that nothing the main
+// thread does (HTTP and TFTP transfers, state-store writes, config reloads, the main heap's garbage collection)
+// holds a DHCP reply, and the DHCP thread's busy polling never takes the main thread's CPU time. bench/dhcp measures
+// it against dnsmasq. The main thread serves the thread's store calls (store-bridge.ts), forwards config reloads and
+// writes its log lines. Should the thread die, it is logged and started again (1 s, doubling up to 30 s).
+import { Worker } from 'node:worker_threads'
+import type { AppContext } from '../../service.js'
+import type { DhcpService } from '../service.js'
+import type { FromThread, ThreadInit, ToThread } from './protocol.js'
+import { serveStoreCall } from './store-bridge.js'
+import { fromWireError } from './wire-error.js'
+
+/** stop() waits this long for the thread to close its sockets, then terminates it. */
+const STOP_TIMEOUT_MS = 5000
+const RESTART_MIN_MS = 1000
+const RESTART_MAX_MS = 30_000
+const PINO_LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' }
+
+export interface ThreadedDhcpService extends DhcpService {
+  /** Linux thread id of the DHCP thread while it runs (bench/dhcp pins it; `top -H` shows it as netboot-dhcp). */
+  threadId (): number | undefined
+}
+
+/** Starts thread-main in a worker. Under tsx (tests, benches) the worker registers tsx itself: hooks are per thread. */
+function spawnThread (init: ThreadInit): Worker {
+  const ts = import.meta.url.endsWith('.ts')
+  const entry = new URL(ts ? './thread-main.ts' : './thread-main.js', import.meta.url).href
+  if (!ts) return new Worker(new URL(entry), { workerData: init })
+  const tsx = import.meta.resolve('tsx/esm/api')
+  const boot = `import(${JSON.stringify(tsx)}).then(m => { m.register(); return import(${JSON.stringify(entry)}) })`
+  return new Worker(boot, { eval: true, workerData: init })
+}
+
+/** Writes a pino line of the DHCP thread through the main thread's logger (its level, destination, bindings). */
+function relayLog (ctx: AppContext, line: string): void {
+  let o: Record<string, unknown>
+  try {
+    o = JSON.parse(line)
+  } catch {
+    return
+  }
+  const { level, time: _time, pid: _pid, hostname: _hostname, svc: _svc, msg, ...rest } = o
+  const method = PINO_LEVELS[level as number] ?? 'info'
+  ctx.log[method](rest, typeof msg === 'string' ? msg : '')
+}
+
+export function createThreadedService (ctx: AppContext): ThreadedDhcpService | undefined {
+  if (ctx.config.current().dhcp.mode === 'off') return undefined
+  let worker: Worker | undefined
+  let ports: { dhcp?: number, proxyDhcp?: number } = {}
+  let tid: number | undefined
+  let stopping = false
+  let restartDelay = RESTART_MIN_MS
+  let restartTimer: NodeJS.Timeout | undefined
+  let unsubscribe: (() => void) | undefined
+
+  /** Starts a thread; resolves once it listens, rejects with its start-up error (a BindError stays one). */
+  function launch (): Promise<void> {
+    const w = spawnThread({ config: ctx.config.current(), logLevel: ctx.log.level })
+    worker = w
+    const post = (m: ToThread): void => { w.postMessage(m) }
+    return new Promise((resolve, reject) => {
+      let started = false
+      w.on('message', (m: FromThread) => {
+        switch (m.type) {
+          case 'call': serveStoreCall(ctx.store, m, post); break
+          case 'log': relayLog(ctx, m.line); break
+          case 'started':
+            started = true
+            ports = m.ports
+            tid = m.tid
+            restartDelay = RESTART_MIN_MS
+            resolve()
+            break
+          case 'start-failed': reject(fromWireError(m.error)); break
+          case 'stopped': break
+        }
+      })
+      w.on('error', (err) => {
+        if (!started) { reject(err); return }
+        ctx.log.error({ err }, 'the DHCP thread failed (bug)')
+      })
+      w.on('exit', (code) => {
+        if (worker === w) { worker = undefined; tid = undefined }
+        if (!started) { reject(new Error(`the DHCP thread exited during start-up (code ${code})`)); return }
+        if (stopping) return
+        ctx.log.error({ code, restartInMs: restartDelay }, 'the DHCP thread stopped unexpectedly: starting it again')
+        restartTimer = setTimeout(() => {
+          restartTimer = undefined
+          launch().catch((err: unknown) => {
+            ctx.log.error({ err }, 'the DHCP thread could not be started again')
+          })
+        }, restartDelay)
+        restartDelay = Math.min(RESTART_MAX_MS, restartDelay * 2)
+      })
+    })
+  }
+
+  return {
+    name: 'dhcp',
+    async start () {
+      stopping = false
+      unsubscribe = ctx.config.onChange((config) => { worker?.postMessage({ type: 'config', config } satisfies ToThread) })
+      try {
+        await launch()
+      } catch (err) {
+        unsubscribe()
+        stopping = true
+        await worker?.terminate()
+        throw err
+      }
+    },
+    async stop () {
+      stopping = true
+      unsubscribe?.()
+      if (restartTimer !== undefined) clearTimeout(restartTimer)
+      const w = worker
+      if (w === undefined) return
+      const exited = new Promise<void>(resolve => { w.once('exit', () => resolve()) })
+      const timer = setTimeout(() => { void w.terminate() }, STOP_TIMEOUT_MS)
+      w.postMessage({ type: 'stop' } satisfies ToThread)
+      await exited
+      clearTimeout(timer)
+    },
+    ports: () => ports,
+    threadId: () => tid
+  }
+}
