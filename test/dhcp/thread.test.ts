@@ -134,3 +134,24 @@ t.test('stop() closes the sockets and ends the thread', async t => {
   t.pass(`port ${port} can be bound again`)
   again.close()
 })
+
+t.test('a DHCP thread that dies is logged and started again, backing off while it keeps dying; stop() ends that', async t => {
+  const lines: Array<Record<string, unknown>> = []
+  const out = new PassThrough()
+  out.on('data', (d: Buffer) => { for (const l of d.toString().split('\n')) if (l !== '') lines.push(JSON.parse(l)) })
+  const log = createLogger({ level: 'info', destination: out })
+  const entry = new URL('./thread-crash-stand-in.ts', import.meta.url).href
+  const svc = createThreadedService({ config: reloadable(loopback), store: createMemoryStore(), log, clock: systemClock }, { entry })!
+  await svc.start()
+  const first = svc.threadId()
+  t.ok(first !== undefined, 'started')
+  const restarts = (): Array<Record<string, unknown>> => lines.filter(l => l.msg === 'the DHCP thread stopped unexpectedly: starting it again')
+  t.ok(await until(async () => restarts().length >= 2, 3000), 'it died, was started again after 1 s, and died again')
+  t.match(lines.find(l => l.msg === 'the DHCP thread failed (bug)'), { level: 50, err: { message: 'stand-in DHCP thread bug' } }, 'the thread\'s error is logged')
+  t.same(restarts().slice(0, 2).map(l => l.restartInMs), [1000, 2000], 'the delay doubles while it keeps dying')
+  await svc.stop()
+  const after = restarts().length
+  await new Promise(resolve => setTimeout(resolve, 2300))
+  t.equal(restarts().length, after, 'no restart after stop()')
+  t.equal(lines.filter(l => l.msg === 'the DHCP thread failed (bug)').length, after, 'and no thread ran after stop()')
+})

@@ -2,8 +2,10 @@
 // thread does (HTTP and TFTP transfers, state-store writes, config reloads, the main heap's garbage collection)
 // holds a DHCP reply, and the DHCP thread's busy polling never takes the main thread's CPU time. bench/dhcp measures
 // it against dnsmasq. The main thread serves the thread's store calls (store-bridge.ts), forwards config reloads and
-// writes its log lines. Should the thread die, it is logged and started again (1 s, doubling up to 30 s).
+// writes its log lines. Should the thread die, it is logged and started again after 1 s, doubling up to 30 s while it
+// keeps dying (back to 1 s once a thread has run a minute).
 import { Worker } from 'node:worker_threads'
+import { performance } from 'node:perf_hooks'
 import type { AppContext } from '../../service.js'
 import type { DhcpService } from '../service.js'
 import type { FromThread, ThreadInit, ToThread } from './protocol.js'
@@ -14,6 +16,8 @@ import { fromWireError } from './wire-error.js'
 const STOP_TIMEOUT_MS = 5000
 const RESTART_MIN_MS = 1000
 const RESTART_MAX_MS = 30_000
+/** A thread that ran this long before it died is restarted after RESTART_MIN_MS again (not after the backed-off delay). */
+const STABLE_MS = 60_000
 const PINO_LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' }
 
 export interface ThreadedDhcpService extends DhcpService {
@@ -21,11 +25,12 @@ export interface ThreadedDhcpService extends DhcpService {
   threadId (): number | undefined
 }
 
-/** Starts thread-main in a worker. Under tsx (tests, benches) the worker registers tsx itself: hooks are per thread. */
-function spawnThread (init: ThreadInit): Worker {
-  const ts = import.meta.url.endsWith('.ts')
-  const entry = new URL(ts ? './thread-main.ts' : './thread-main.js', import.meta.url).href
-  if (!ts) return new Worker(new URL(entry), { workerData: init })
+/** The thread's module: thread-main, compiled or (under tsx) the source. */
+const DEFAULT_ENTRY = new URL(import.meta.url.endsWith('.ts') ? './thread-main.ts' : './thread-main.js', import.meta.url).href
+
+/** Starts `entry` in a worker. Under tsx (tests, benches) the worker registers tsx itself: hooks are per thread. */
+function spawnThread (entry: string, init: ThreadInit): Worker {
+  if (!entry.endsWith('.ts')) return new Worker(new URL(entry), { workerData: init })
   const tsx = import.meta.resolve('tsx/esm/api')
   const boot = `import(${JSON.stringify(tsx)}).then(m => { m.register(); return import(${JSON.stringify(entry)}) })`
   return new Worker(boot, { eval: true, workerData: init })
@@ -44,7 +49,12 @@ function relayLog (ctx: AppContext, line: string): void {
   ctx.log[method](rest, typeof msg === 'string' ? msg : '')
 }
 
-export function createThreadedService (ctx: AppContext): ThreadedDhcpService | undefined {
+export interface ThreadOptions {
+  /** the thread's module (file URL); tests start a stand-in that crashes */
+  entry?: string
+}
+
+export function createThreadedService (ctx: AppContext, opts: ThreadOptions = {}): ThreadedDhcpService | undefined {
   if (ctx.config.current().dhcp.mode === 'off') return undefined
   let worker: Worker | undefined
   let ports: { dhcp?: number, proxyDhcp?: number } = {}
@@ -54,13 +64,28 @@ export function createThreadedService (ctx: AppContext): ThreadedDhcpService | u
   let restartTimer: NodeJS.Timeout | undefined
   let unsubscribe: (() => void) | undefined
 
+  /** Starts a thread again after restartDelay (doubled for the next time); one that fails to start is retried too. */
+  function scheduleRestart (why: string, fields: Record<string, unknown>): void {
+    if (stopping) return
+    ctx.log.error({ ...fields, restartInMs: restartDelay }, why)
+    restartTimer = setTimeout(() => {
+      restartTimer = undefined
+      launch().catch(async (err: unknown) => {
+        await worker?.terminate()
+        scheduleRestart('the DHCP thread could not be started again: retrying', { err })
+      })
+    }, restartDelay)
+    restartDelay = Math.min(RESTART_MAX_MS, restartDelay * 2)
+  }
+
   /** Starts a thread; resolves once it listens, rejects with its start-up error (a BindError stays one). */
   function launch (): Promise<void> {
-    const w = spawnThread({ config: ctx.config.current(), logLevel: ctx.log.level })
+    const w = spawnThread(opts.entry ?? DEFAULT_ENTRY, { config: ctx.config.current(), logLevel: ctx.log.level })
     worker = w
     const post = (m: ToThread): void => { w.postMessage(m) }
     return new Promise((resolve, reject) => {
       let started = false
+      let startedAt = 0
       w.on('message', (m: FromThread) => {
         switch (m.type) {
           case 'call': serveStoreCall(ctx.store, m, post); break
@@ -69,7 +94,7 @@ export function createThreadedService (ctx: AppContext): ThreadedDhcpService | u
             started = true
             ports = m.ports
             tid = m.tid
-            restartDelay = RESTART_MIN_MS
+            startedAt = performance.now()
             resolve()
             break
           case 'start-failed': reject(fromWireError(m.error)); break
@@ -84,14 +109,8 @@ export function createThreadedService (ctx: AppContext): ThreadedDhcpService | u
         if (worker === w) { worker = undefined; tid = undefined }
         if (!started) { reject(new Error(`the DHCP thread exited during start-up (code ${code})`)); return }
         if (stopping) return
-        ctx.log.error({ code, restartInMs: restartDelay }, 'the DHCP thread stopped unexpectedly: starting it again')
-        restartTimer = setTimeout(() => {
-          restartTimer = undefined
-          launch().catch((err: unknown) => {
-            ctx.log.error({ err }, 'the DHCP thread could not be started again')
-          })
-        }, restartDelay)
-        restartDelay = Math.min(RESTART_MAX_MS, restartDelay * 2)
+        if (performance.now() - startedAt >= STABLE_MS) restartDelay = RESTART_MIN_MS
+        scheduleRestart('the DHCP thread stopped unexpectedly: starting it again', { code })
       })
     })
   }
