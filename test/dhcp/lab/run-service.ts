@@ -24,8 +24,9 @@ if (svc === undefined) throw new Error('dhcp.mode is off')
 await svc.start()
 const p = svc.ports()
 const tid = threaded !== undefined ? threaded.threadId() : process.pid
-// Event-loop delay of the main thread from READY on (bench/dhcp prints it for the in-thread service): overall max and p99, and the max of each second. At 10 ms
-// resolution: a 1 ms timer woke the loop 1,000 times a second, which the no-busy-poll run was then timed with.
+// Event-loop delay of the main thread from READY on (bench/dhcp prints it for the in-thread service): overall max and
+// p99, and the max of each second. At 10 ms resolution: a 1 ms timer woke the loop 1,000 times a second, which the
+// no-busy-poll run was then timed with.
 const eld = monitorEventLoopDelay({ resolution: 10 })
 eld.enable()
 const perSecondMax: number[] = []
