@@ -18,7 +18,7 @@ import { copyFileSync } from 'node:fs'
 import { tmpdir, loadavg, cpus } from 'node:os'
 import { join } from 'node:path'
 import { createLab, SERVER_IP, type Lab } from '../../test/dhcp/lab/netns.js'
-import { captureDir, loadCpuPrefix, pinBenchProcesses, perfdhcpArgs, serverCpu, tcpdumpArgs, type CpuLayout } from './commands.js'
+import { benchOutOfTheWay, captureDir, loadCpuPrefix, loadPolicyPrefix, perfdhcpArgs, serverCpu, tcpdumpArgs, type CpuLayout } from './commands.js'
 import { discoverOfferTimings, percentile, perSecondP50, sendEvenness } from './pcap.js'
 
 const arg = (name: string, def: string): string => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : def }
@@ -55,12 +55,12 @@ async function measure (lab: Lab, name: string, layout: CpuLayout, dir: string):
   const pcap = join(dir, `${name}-${layout}.pcap`)
   const load = loadCpuPrefix(layout, cpus().length)
   const dump = startIn(lab.clientNs, [...load, ...tcpdumpArgs(lab.clientIf, pcap)])
-  // split: this process joins the load generator on its CPU while the load runs (commands.ts pinBenchProcesses)
-  if (layout === 'split') pinBenchProcesses(String(cpus().length - 1))
+  // This process (and npx, tsx) idle while the load runs, on its CPU in split (commands.ts benchOutOfTheWay)
+  benchOutOfTheWay(true, layout === 'split' ? String(cpus().length - 1) : undefined)
   await sleep(1000)
-  const r = spawnSync('ip', ['netns', 'exec', lab.clientNs, ...load, ...perfdhcpArgs(RATE, SECONDS, CLIENTS)], { encoding: 'utf8' })
+  const r = spawnSync(loadPolicyPrefix[0], [...loadPolicyPrefix.slice(1), 'ip', 'netns', 'exec', lab.clientNs, ...load, ...perfdhcpArgs(RATE, SECONDS, CLIENTS)], { encoding: 'utf8' })
   await sleep(500)
-  if (layout === 'split') pinBenchProcesses(`0-${cpus().length - 1}`)
+  benchOutOfTheWay(false, layout === 'split' ? `0-${cpus().length - 1}` : undefined)
   await stopProc(dump, 'SIGINT')
   const out = r.stdout + r.stderr
   const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? NaN)

@@ -48,24 +48,39 @@ export function loadCpuPrefix (layout: CpuLayout, cpuCount: number): string[] {
   return layout === 'split' ? ['taskset', '-c', String(cpuCount - 1)] : []
 }
 
-/**
- * This benchmark's own process and the npx / sh / tsx processes that started it (all their threads), on `cpuList`
- * (taskset syntax). In the split layout they belong with the load generator: left to float, they woke up on CPU 0 during a
- * storm (nice 0; V8 helper threads and npm's own) and took 3–4 ms slices from the busy-polling appliance's DHCP
- * thread, 5–6 s into the run (`perf record -C 0 -e sched:sched_switch`, 2026-11-24); dnsmasq, asleep between
- * packets, barely noticed.
- */
-export function pinBenchProcesses (cpuList: string): void {
+/** This benchmark's own process and the npx / sh / tsx processes that started it. */
+function benchProcesses (): number[] {
+  const out: number[] = []
   let pid = process.pid
   for (let depth = 0; depth < 5 && pid > 1; depth++) {
     let stat: string
-    try { stat = readFileSync(`/proc/${pid}/stat`, 'latin1') } catch { return }
+    try { stat = readFileSync(`/proc/${pid}/stat`, 'latin1') } catch { break }
     const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
-    if (depth > 0 && !/^(node|npm|npx|tsx|sh)\b/.test(comm)) return
-    spawnSync('taskset', ['-a', '-p', '-c', cpuList, String(pid)], { stdio: 'ignore' })
+    if (depth > 0 && !/^(node|npm|npx|tsx|sh)\b/.test(comm)) break
+    out.push(pid)
     pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
   }
+  return out
 }
+
+/**
+ * While the load runs, the benchmark's own processes (benchProcesses, all their threads) get out of its way: they run
+ * under SCHED_IDLE (only on a CPU nothing else wants) and, given `cpuList` (taskset syntax; the split layout), on the
+ * load generator's CPU. Left alone, the three Node processes that run this script (npx, tsx, the script) all ran V8's
+ * memory-reducer GC ~8 s after they started, with their helper threads, in the first target's storm: 3–5 ms slices
+ * taken from the busy-polling DHCP thread (CPU 0) or from perfdhcp (which then sent in bursts), 5–6 s into the run
+ * (`perf record -C 0|1 -e sched:sched_switch`, 2026-11-24). `false` puts them back (SCHED_OTHER, every CPU). What
+ * they start while idle inherits SCHED_IDLE: the load runs under `chrt -o 0` (loadPolicyPrefix).
+ */
+export function benchOutOfTheWay (on: boolean, cpuList?: string): void {
+  for (const pid of benchProcesses()) {
+    spawnSync('chrt', ['-a', on ? '-i' : '-o', '-p', '0', String(pid)], { stdio: 'ignore' })
+    if (cpuList !== undefined) spawnSync('taskset', ['-a', '-p', '-c', cpuList, String(pid)], { stdio: 'ignore' })
+  }
+}
+
+/** Runs a command under the normal policy (SCHED_OTHER), whatever the policy of the process starting it. */
+export const loadPolicyPrefix: readonly string[] = ['chrt', '-o', '0']
 
 /** The CPU the serving thread is pinned to in `layout`, or undefined. */
 export function serverCpu (layout: CpuLayout): number | undefined {

@@ -52,14 +52,12 @@ export function readOptionArea (r: Reader, into: DhcpOptions): boolean {
     const code = r.u8('option code')
     if (code === Opt.PAD) continue
     if (code === Opt.END) return true
-    const start = r.offset - 1
-    const len = r.u8(`length of option ${code}`)
-    const value = r.bytes(len, `value of option ${code}`)
+    const len = r.u8('length of option', code)
+    const value = r.bytes(len, 'value of option', code)
     if (r.error !== undefined) break
     const prev = into.get(code)
     // RFC 3396 §5: all instances of a code, in order, are concatenated into one value.
     into.set(code, prev === undefined ? value : Buffer.concat([prev, value]))
-    void start
   }
   return r.error === undefined
 }
@@ -75,10 +73,11 @@ export function encodedOptionsLength (opts: DhcpOptions): number {
 export function writeOptions (opts: DhcpOptions, out: Buffer, at: number, first?: number): number {
   const lead = first !== undefined ? opts.get(first) : undefined
   if (lead !== undefined) at = writeOne(first as number, lead, out, at)
-  for (const [code, v] of opts) {
-    if (code === Opt.PAD || code === Opt.END || (lead !== undefined && code === first)) continue
+  // forEach, not for…of: no [code, value] entry array per option (every reply goes through here)
+  opts.forEach((v, code) => {
+    if (code === Opt.PAD || code === Opt.END || (lead !== undefined && code === first)) return
     at = writeOne(code, v, out, at)
-  }
+  })
   return at
 }
 
@@ -254,18 +253,22 @@ export function optClientUuid (opts: DhcpOptions): string | undefined {
   if (v?.length === 17 && v[0] === 0) g = v.subarray(1)
   else if (v?.length === 16) g = v
   if (g === undefined) return undefined
-  // Byte order of the text: fields 1-3 swapped back (little-endian on the wire), the rest as sent. Built without
-  // closures or copies: this runs for every PXE packet.
-  let out = ''
+  // Byte order of the text: fields 1-3 swapped back (little-endian on the wire), the rest as sent. The 36 characters
+  // are written into a scratch buffer and read back as one string: this runs for every PXE packet, and building it
+  // by concatenation allocated a string per step.
+  let at = 0
   for (let i = 0; i < 16; i++) {
     const j = i < 4 ? 3 - i : i < 6 ? 9 - i : i < 8 ? 13 - i : i
-    if (i === 4 || i === 6 || i === 8 || i === 10) out += '-'
-    out += HEX[g[j]]
+    if (i === 4 || i === 6 || i === 8 || i === 10) UUID_TEXT[at++] = 0x2d   // '-'
+    UUID_TEXT[at++] = HEX_DIGIT[g[j] >> 4]
+    UUID_TEXT[at++] = HEX_DIGIT[g[j] & 15]
   }
-  return out
+  return UUID_TEXT.toString('latin1', 0, at)
 }
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
+/** ASCII codes of 0-9a-f */
+export const HEX_DIGIT = Buffer.from('0123456789abcdef', 'latin1')
+const UUID_TEXT = Buffer.alloc(36)
 
 /**
  * Option 77. RFC 3004 §4 wants a list of length-prefixed classes; iPXE (and many firmwares) send one plain

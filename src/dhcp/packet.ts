@@ -1,7 +1,7 @@
 // BOOTP/DHCPv4 message codec (RFC 2131 §2, RFC 2132, RFC 3396). Pure: Buffer in, DhcpPacket out, and back.
 // decode() throws only DhcpDecodeError (code + offset); encode() never fails for a packet decode() produced.
 import { Reader, DhcpDecodeError } from './reader.js'
-import { Opt, readOptionArea, encodedOptionsLength, writeOptions, type DhcpOptions } from './options.js'
+import { HEX_DIGIT, Opt, readOptionArea, encodedOptionsLength, writeOptions, type DhcpOptions } from './options.js'
 
 export { DhcpDecodeError } from './reader.js'
 
@@ -37,13 +37,21 @@ export interface DhcpPacket {
   options: DhcpOptions
 }
 
-/** Lowercase aa:bb:cc:… of the first hlen bytes of chaddr. */
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
+/** chaddr is at most 16 bytes: 16 × "xx" and 15 colons */
+const MAC_TEXT = Buffer.alloc(47)
 
+/**
+ * Lowercase aa:bb:cc:… of the first hlen bytes of chaddr. Written into a scratch buffer and read back as one string
+ * (every request goes through here; concatenation allocated a string per byte).
+ */
 export function macOf (p: DhcpPacket): string {
-  let s = ''
-  for (let i = 0; i < p.chaddr.length; i++) s += (i === 0 ? '' : ':') + HEX[p.chaddr[i]]
-  return s
+  let at = 0
+  for (let i = 0; i < p.chaddr.length; i++) {
+    if (i > 0) MAC_TEXT[at++] = 0x3a   // ':'
+    MAC_TEXT[at++] = HEX_DIGIT[p.chaddr[i] >> 4]
+    MAC_TEXT[at++] = HEX_DIGIT[p.chaddr[i] & 15]
+  }
+  return MAC_TEXT.toString('latin1', 0, at)
 }
 
 function cString (b: Buffer): string {

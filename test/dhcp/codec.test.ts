@@ -97,6 +97,9 @@ t.test('typed decode errors with offsets', async t => {
       t.match(err, { code, offset }, `${name}: ${code} at ${offset}`)
     }
   }
+  // The message names the option (built only when decoding fails, from the code the reader was given).
+  t.throws(() => decode(cases[5][1]), { message: 'value of option 60: need 50 bytes, 2 left at offset 242' })
+  t.throws(() => decode(Buffer.concat([good.subarray(0, 240), Buffer.from([93])])), { message: 'length of option 93: need 1 bytes, 0 left at offset 241' })
 })
 
 t.test('option 77: RFC 3004 list and iPXE plain string', async t => {
