@@ -4,7 +4,7 @@
 // GC pause of the heap serving DHCP (NBD_GC_LOG in test/dhcp/lab/run-service.ts). --in-thread: the DHCP service on the
 // main thread instead of its own (src/dhcp/thread/).
 //   npx tsx bench/dhcp/diagnose.ts [--runs 2] [--seconds 5] [--rate 5000] [--clients 1000] [--store level|memory] [--busy-poll 300]
-//     [--idle 1] [--new-macs]
+//     [--idle 1] [--new-macs] [--cpus shared|split]
 // --idle S: the appliance sits idle S seconds before each storm (V8's memory reducer shrinks an idle heap after ~8 s);
 // --new-macs: each storm comes from other MACs (every DISCOVER of its first round a first contact). Per storm it also
 // prints what the service's threads did (bench/dhcp/proc-stats.ts): CPU, page faults, preemptions.
@@ -13,15 +13,18 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { tmpdir } from 'node:os'
+import { cpus, tmpdir } from 'node:os'
 import { createLab, SERVER_IP } from '../../test/dhcp/lab/netns.js'
-import { captureDir, perfdhcpArgs, tcpdumpArgs } from './commands.js'
+import { benchOutOfTheWay, captureDir, loadCpuPrefix, loadPolicyPrefix, perfdhcpArgs, serverCpu, tcpdumpArgs, type CpuLayout } from './commands.js'
 import { discoverOfferTimings, percentile, sendEvenness } from './pcap.js'
 import { formatStats, procStats, statsDelta } from './proc-stats.js'
 
 const arg = (n: string, d: string): string => { const i = process.argv.indexOf(`--${n}`); return i > 0 ? process.argv[i + 1] : d }
 const RUNS = Number(arg('runs', '2')); const SECONDS = arg('seconds', '5'); const STORE = arg('store', 'level')
 const SLOW_MS = 0.15
+/** --cpus shared|split (default shared): as bench.ts, commands.ts CpuLayout */
+const LAYOUT = arg('cpus', 'shared') as CpuLayout
+if (LAYOUT !== 'shared' && LAYOUT !== 'split') throw new Error(`--cpus ${String(LAYOUT)}: expected shared or split`)
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
 interface Cluster { startEpochMs: number, startS: number, n: number, maxMs: number }
@@ -46,18 +49,23 @@ const lab = createLab()
 try {
   const db = STORE === 'level' ? { stateDir: join(dir, 'db') } : {}
   const svc = await lab.startService({ server: { address: SERVER_IP, bind: '0.0.0.0' }, dhcp: { mode: 'proxy', busyPollMicroseconds: Number(arg('busy-poll', '300')) }, inThread: process.argv.includes('--in-thread'), ...db })
+  const cpu = serverCpu(LAYOUT)
+  if (cpu !== undefined) spawnSync('taskset', ['-p', '-c', String(cpu), String(svc.tid ?? svc.proc.pid)], { stdio: 'ignore' })
+  const loadCpu = loadCpuPrefix(LAYOUT, cpus().length)
   const clusters: Cluster[][] = []
   for (let run = 0; run < RUNS; run++) {
     const pcap = join(captures, `r${run}.pcap`)
-    const dump = spawn('ip', ['netns', 'exec', lab.clientNs, ...tcpdumpArgs(lab.clientIf, pcap)], { stdio: 'ignore' })
+    const dump = spawn('ip', ['netns', 'exec', lab.clientNs, ...loadCpu, ...tcpdumpArgs(lab.clientIf, pcap)], { stdio: 'ignore' })
+    benchOutOfTheWay(true, LAYOUT === 'split' ? String(cpus().length - 1) : undefined)
     await sleep(Number(arg('idle', '1')) * 1000)
     const load = perfdhcpArgs(Number(arg('rate', '5000')), Number(SECONDS), Number(arg('clients', '1000')))
     // perfdhcp derives its client MACs from a base MAC (-b mac=…): another base, other machines
     if (process.argv.includes('--new-macs')) load.splice(1, 0, '-b', `mac=02:00:00:00:${(run + 1).toString(16).padStart(2, '0')}:00`)
     const before = procStats(svc.proc.pid as number, svc.tid)
-    spawnSync('ip', ['netns', 'exec', lab.clientNs, ...load])
+    spawnSync(loadPolicyPrefix[0], [...loadPolicyPrefix.slice(1), 'ip', 'netns', 'exec', lab.clientNs, ...loadCpu, ...load])
     const during = statsDelta(before, procStats(svc.proc.pid as number, svc.tid))
     await sleep(500)
+    benchOutOfTheWay(false, LAYOUT === 'split' ? `0-${cpus().length - 1}` : undefined)
     await new Promise<void>(resolve => { dump.on('exit', () => resolve()); dump.kill('SIGINT') })
     const t = discoverOfferTimings(pcap)
     const cs = clustersOf(t.series, t.t0)
