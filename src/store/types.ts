@@ -120,5 +120,11 @@ export interface Store {
   deployments: DeploymentStore
   leases: LeaseStore
   images: ImageCatalog
+  /**
+   * Optional: runs the machine-sighting write path (machines.recordSightings) on scratch data that is not kept, so
+   * that the first boot storm after start does not pay for compiling it. Never touches stored data; may reject
+   * (harmless: the caller logs it at debug).
+   */
+  warmUp? (): Promise<void>
   close (): Promise<void>
 }

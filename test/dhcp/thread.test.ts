@@ -155,3 +155,13 @@ t.test('a DHCP thread that dies is logged and started again, backing off while i
   t.equal(restarts().length, after, 'no restart after stop()')
   t.equal(lines.filter(l => l.msg === 'the DHCP thread failed (bug)').length, after, 'and no thread ran after stop()')
 })
+
+t.test('start() warms the main thread\'s store path (Store.warmUp) while the thread warms up; a failing one is harmless', async t => {
+  let calls = 0
+  const store: Store = { ...createMemoryStore(), warmUp: async () => { calls++; throw new Error('scratch disk full') } }
+  const svc = createThreadedService({ config: reloadable(loopback), store, log: silentLogger, clock: systemClock })!
+  await svc.start()
+  t.teardown(async () => { await svc.stop() })
+  t.equal(calls, 1, 'Store.warmUp ran once')
+  t.ok(svc.ports().proxyDhcp !== undefined, 'and the service started anyway')
+})

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openLevelStore } from '../../src/store/level.js'
@@ -41,4 +41,19 @@ t.test('a closed or unusable store rejects with StoreError carrying the cause', 
   const file = join(root, 'not-a-dir')
   await writeFile(file, 'x')
   await t.rejects(openStore({ paths: { state: file } as any }), { code: 'NB_ERR_STORE', message: /cannot create/ })
+})
+
+t.test('warmUp runs the sighting path on a scratch database: nothing reaches the real one, nothing is left behind', async t => {
+  const s = await openLevelStore(join(root, 'warm'))
+  t.teardown(async () => { await s.close() })
+  await s.machines.recordSighting({ mac: '52:54:00:00:00:01', arch: 'efi-x64' }, new Date('2026-11-24T00:00:00Z'))
+  const scratch = await mkdtemp(join(tmpdir(), 'nbs-warm-tmp-'))
+  t.teardown(async () => { await rm(scratch, { recursive: true, force: true }) })
+  const saved = process.env.TMPDIR
+  process.env.TMPDIR = scratch   // os.tmpdir(): where the scratch database goes
+  t.teardown(() => { if (saved === undefined) delete process.env.TMPDIR; else process.env.TMPDIR = saved })
+  await s.warmUp?.()
+  t.same((await s.machines.list()).map(m => m.mac), ['52:54:00:00:00:01'], 'the real inventory holds what it held')
+  t.same(await readdir(scratch), [], 'the scratch database was deleted')
+  t.match(await s.machines.get('52:54:00:00:00:01'), { firstSeen: '2026-11-24T00:00:00.000Z' }, 'and the real store still works')
 })

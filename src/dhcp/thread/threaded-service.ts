@@ -120,9 +120,14 @@ export function createThreadedService (ctx: AppContext, opts: ThreadOptions = {}
     async start () {
       stopping = false
       unsubscribe = ctx.config.onChange((config) => { worker?.postMessage({ type: 'config', config } satisfies ToThread) })
+      // The main thread's part of a storm is the inventory writes: their store path is compiled while the thread
+      // warms up its own (Store.warmUp; scratch data, never the real database).
+      const storeWarmUp = ctx.store.warmUp?.().catch((err: unknown) => { ctx.log.debug({ err }, 'store warm-up failed (harmless)') })
       try {
         await launch()
+        await storeWarmUp
       } catch (err) {
+        await storeWarmUp
         unsubscribe()
         stopping = true
         await worker?.terminate()
