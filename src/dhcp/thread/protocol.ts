@@ -30,6 +30,7 @@ export type ToThread =
   | { type: 'config', config: AppConfig }
   | { type: 'result', id: number, ok: true, value: unknown }
   | { type: 'result', id: number, ok: false, error: WireError }
+  /** close the sockets and end the thread (threaded-service.ts waits for the thread's exit) */
   | { type: 'stop' }
 
 export type FromThread =
@@ -39,4 +40,3 @@ export type FromThread =
   /** listening: the bound ports and the thread's Linux thread id (for `top -H`, taskset) */
   | { type: 'started', ports: { dhcp?: number, proxyDhcp?: number }, tid?: number }
   | { type: 'start-failed', error: WireError }
-  | { type: 'stopped' }

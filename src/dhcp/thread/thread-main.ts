@@ -60,8 +60,7 @@ port.on('message', (m: ToThread) => {
       void (async () => {
         await service?.stop().catch((err: unknown) => { log.error({ err }, 'dhcp stop failed') })
         remote.abandon('the DHCP thread is stopping')
-        post({ type: 'stopped' })
-        port.close()
+        port.close()   // nothing else keeps the thread alive: it exits
       })()
       break
   }

@@ -98,7 +98,6 @@ export function createThreadedService (ctx: AppContext, opts: ThreadOptions = {}
             resolve()
             break
           case 'start-failed': reject(fromWireError(m.error)); break
-          case 'stopped': break
         }
       })
       w.on('error', (err) => {
