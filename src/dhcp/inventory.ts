@@ -86,6 +86,14 @@ export class Inventory {
     }
   }
 
+  /**
+   * Sets what is known of `machines`' health (DhcpService after a warm-up in dry run, whose stub answers proved
+   * nothing about the real store): false makes replies wait for writes until one succeeds.
+   */
+  static setProven (machines: MachineStore, proven: boolean): void {
+    healthOf(machines).proven = proven
+  }
+
   /** Whether replies currently go out without waiting for the sighting write (tests, status). */
   static isProven (machines: MachineStore): boolean {
     return healthByStore.get(machines)?.proven === true

@@ -34,7 +34,8 @@ export type ToThread =
   | { type: 'stop' }
 
 export type FromThread =
-  | { type: 'call', id: number, table: BridgedTable, method: string, args: unknown[] }
+  /** dryRun: the warm-up's call, answered from warmup.ts warmUpMachineStore and never run on the store */
+  | { type: 'call', id: number, table: BridgedTable, method: string, args: unknown[], dryRun: boolean }
   /** one pino line, as the thread's logger wrote it */
   | { type: 'log', line: string }
   /** listening: the bound ports and the thread's Linux thread id (for `top -H`, taskset) */

@@ -9,6 +9,15 @@ type Result = Extract<ToThread, { type: 'result' }>
 
 export interface RemoteStore {
   store: Store
+  /**
+   * For the DHCP warm-up: while on, every call goes to the main thread marked as a dry run, and the main thread
+   * answers it from a stub without touching the store (store-bridge.ts). The warm-up thus drives the very objects,
+   * closures and message path real traffic uses. Measured in bench/dhcp: a warm-up against a stub store of another
+   * shape left Inventory.drain/writeMany optimized for the stub, and the first real batch of a storm deoptimized
+   * them (`wrong map`, then `wrong call target`) and had them recompiled on a V8 worker thread, on the serving
+   * thread's CPU; answering in-thread instead left the posting call site without feedback (the same deopt).
+   */
+  dryRun (on: boolean): void
   /** Settles the call a result answers. */
   settle (r: Result): void
   /** Rejects every call still waiting (the thread is stopping). */
@@ -18,11 +27,12 @@ export interface RemoteStore {
 export function remoteStore (post: (m: FromThread) => void): RemoteStore {
   let nextId = 1
   const waiting = new Map<number, { resolve: (v: unknown) => void, reject: (e: Error) => void }>()
+  let dryRun = false
   const call = (table: BridgedTable, method: string, args: unknown[]): Promise<unknown> =>
     new Promise((resolve, reject) => {
       const id = nextId++
       waiting.set(id, { resolve, reject })
-      post({ type: 'call', id, table, method, args })
+      post({ type: 'call', id, table, method, args, dryRun })
     })
   const table = (name: BridgedTable): Record<string, (...args: unknown[]) => Promise<unknown>> =>
     Object.fromEntries(BRIDGED_METHODS[name].map(m => [m, async (...args: unknown[]) => await call(name, m, args)]))
@@ -38,6 +48,7 @@ export function remoteStore (post: (m: FromThread) => void): RemoteStore {
   } as unknown as Store
   return {
     store,
+    dryRun (on) { dryRun = on },
     settle (r) {
       const w = waiting.get(r.id)
       if (w === undefined) return

@@ -47,7 +47,8 @@ const holder: ConfigHolder = {
 }
 const log = pino({ level: init.logLevel, base: { svc: 'netboot' } }, { write: (line: string) => { post({ type: 'log', line }) } })
 const remote = remoteStore(post)
-const service = createService({ config: holder, store: remote.store, log, clock: systemClock })
+const service = createService({ config: holder, store: remote.store, log, clock: systemClock },
+  { dryRun: on => { remote.dryRun(on) } })
 
 port.on('message', (m: ToThread) => {
   switch (m.type) {
