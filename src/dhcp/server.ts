@@ -57,8 +57,9 @@ const WARM_UP_IN_FLIGHT = 32
 /**
  * The last requests of the warm-up go one at a time. With 32 in flight the loop never has a turn to spare, so the
  * busy-poll turn that spins was first run by the first real DISCOVER (bench/dhcp, 2026-11-24: warm-up turns 0).
+ * 1,500 (seventh pass): with 500, V8 still compiled setImmediate's processImmediate during a storm.
  */
-const WARM_UP_PACED_ROUNDS = 500
+const WARM_UP_PACED_ROUNDS = 1500
 /** The warm-up never holds start-up longer than this, whatever happens. */
 const WARM_UP_MAX_MS = 3000
 /** Once every request was sent, the warm-up ends after this long without a reply. */
@@ -105,18 +106,25 @@ export class DhcpSockets {
     const client = dgram.createSocket('udp4')
     await new Promise<void>((resolve, reject) => { client.once('error', reject); client.bind(0, '127.0.0.1', () => { client.off('error', reject); resolve() }) })
     client.on('error', () => {})
-    try {
+    const bindPair = async (): Promise<Record<Via, number>> => {
+      await this.stop()
+      this.redirect = { address: '127.0.0.1', port: client.address().port, broadcast: false }
       this.socks.set('dhcp', await bindOne('dhcp', '127.0.0.1', 0, this.log, onMessage, this.afterMessage))
       this.socks.set('proxy', await bindOne('proxy', '127.0.0.1', 0, this.log, onMessage, this.afterMessage))
-      this.redirect = { address: '127.0.0.1', port: client.address().port, broadcast: false }
-      const ports = { dhcp: this.port('dhcp') as number, proxy: this.port('proxy') as number }
+      return { dhcp: this.port('dhcp') as number, proxy: this.port('proxy') as number }
+    }
+    try {
       const until = performance.now() + WARM_UP_MAX_MS
       // Saturated: every request of the hot path many times over. Then paced, one request at a time as in a storm
       // from the wire: only then does the loop find time to busy-poll between requests, so the turn that spins
       // (net/busy-poll.ts) and setImmediate's own code are compiled before the first real DISCOVER too.
+      // Each phase on sockets of its own: per-socket functions (the bound lookup dgram's send calls, the message
+      // listener) are then already two call targets, so the real sockets are a third, not a surprise. With one
+      // pair, V8 had compiled send for that pair's functions, and the first real reply deoptimized Socket.send,
+      // doSend and afterDns (`wrong call target`) and recompiled them while the storm ran (bench/dhcp, 2026-11-24).
       const paced = Math.min(WARM_UP_PACED_ROUNDS, rounds)
-      const next = await this.warmUpPhase(client, ports, rounds - paced, WARM_UP_IN_FLIGHT, 0, datagram, until)
-      await this.warmUpPhase(client, ports, paced, 1, next, datagram, until)
+      const next = await this.warmUpPhase(client, await bindPair(), rounds - paced, WARM_UP_IN_FLIGHT, 0, datagram, until)
+      await this.warmUpPhase(client, await bindPair(), paced, 1, next, datagram, until)
     } finally {
       await this.stop()
       await new Promise<void>(resolve => client.close(() => resolve()))

@@ -240,7 +240,9 @@ async function warmUpSightingPath (): Promise<void> {
         const mac = `02:6e:62:00:${(n >> 8).toString(16).padStart(2, '0')}:${(n & 0xff).toString(16).padStart(2, '0')}`
         return { sighting: { mac, arch: 'efi-x64' as const, vendorClass: 'PXEClient:Arch:00007:UNDI:003000', uuid: '5c0a1b2c-3d4e-4f50-8162-738495a6b7c8' }, at }
       })
-      await machines.recordSightings(list)
+      // Cloned as postMessage clones what the DHCP thread sends (protocol.ts): objects of the shapes V8 will see.
+      // With literals, the first real batch deoptimized recordSightings (`wrong map`) and had it compiled again.
+      await machines.recordSightings(structuredClone(list))
     }
     await machines.ping()
   } finally {

@@ -7,7 +7,7 @@ import { once } from 'node:events'
 import { DhcpSockets } from '../../src/dhcp/server.js'
 import { Responder, type Reply } from '../../src/dhcp/responder.js'
 import { createService } from '../../src/dhcp/service.js'
-import { warmUpMachineStore, warmUpPacket } from '../../src/dhcp/warmup.js'
+import { WARM_UP_MACHINES, warmUpMachineStore, warmUpPacket } from '../../src/dhcp/warmup.js'
 import { Inventory } from '../../src/dhcp/inventory.js'
 import { decode, encode } from '../../src/dhcp/packet.js'
 import { classify } from '../../src/dhcp/classify.js'
@@ -35,6 +35,10 @@ t.test('the synthetic requests look like the firmware the appliance serves', asy
     'efi-x64+ipxe dhcp local', 'efi-x64+ipxe dhcp relayed', 'efi-x64+ipxe proxy local',
     'efi-x64-http+http dhcp local', 'efi-x64-http+http dhcp relayed'
   ], 'every arch, iPXE and UEFI HTTP Boot, on 67 (local and relayed) and as 4011 boot-item requests')
+  const macOf = (i: number): string => decode(warmUpPacket(i).buf).chaddr.subarray(0, 6).toString('hex')
+  t.equal(macOf(WARM_UP_MACHINES + 5), macOf(5), 'machines ask again, as firmware retries (the inventory\'s "seen recently" path)')
+  t.not(macOf(6), macOf(5), 'and the others are distinct machines')
+  t.ok([0, 1, WARM_UP_MACHINES - 1].every(i => macOf(i).startsWith('026e62')), 'all with the warm-up\'s locally administered prefix')
 })
 
 t.test('every request is answered, and every answer goes to the loopback client, not where the packet says', async t => {
