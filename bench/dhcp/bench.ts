@@ -6,6 +6,7 @@
 // perfdhcp acts as a relay (giaddr = its address, replies unicast to giaddr:67); -i = DISCOVER/OFFER only,
 // since a proxy gives no address. Latency p50/p99 come from a tcpdump capture in the client namespace.
 // --nice N: the appliance runs under `nice -n N` (as a systemd unit's Nice= would run it); dnsmasq never does.
+// --thread-nice N: after start, the serving thread alone is reniced to N (the rest of the process keeps --nice).
 // --cpus shared|split|both (default both): where the load runs (commands.ts CpuLayout). 'shared': perfdhcp, tcpdump
 // and the server wherever the scheduler puts them; 'split': perfdhcp and tcpdump on the last CPU, the server's
 // serving thread on CPU 0. Each layout runs all three targets, and ratios compare targets of one layout.
@@ -27,6 +28,8 @@ const RATE = Number(arg('rate', '5000')); const SECONDS = Number(arg('seconds', 
 const CLIENTS = Number(arg('clients', String(RATE * SECONDS * 2)))
 const BUSY_POLL = Number(arg('busy-poll', '300'))
 const NICE = arg('nice', '')
+/** --thread-nice N: after start, the serving thread alone (svc.tid) is reniced to N */
+const THREAD_NICE = arg('thread-nice', '')
 const CPUS = arg('cpus', 'both')
 /** --in-thread: the DHCP service on the main thread (src/dhcp/service.ts), not on its own (the appliance's way) */
 const IN_THREAD = process.argv.includes('--in-thread')
@@ -90,6 +93,7 @@ async function main (): Promise<void> {
         const db = STORE === 'level' ? { stateDir: join(dir, `db-${layout}-${busyPollMicroseconds}`) } : {}
         const svc = await lab.startService({ server: { address: SERVER_IP, bind: '0.0.0.0' }, dhcp: { mode: 'proxy', busyPollMicroseconds }, inThread: IN_THREAD, ...db })
         // the thread that serves DHCP only (the DHCP thread; with --in-thread the main thread, whose tid is the pid)
+        if (THREAD_NICE !== '') spawnSync('renice', ['-n', THREAD_NICE, '-p', String(svc.tid ?? svc.proc.pid)], { stdio: 'ignore' })
         if (pin !== undefined) spawnSync('taskset', ['-p', '-c', String(pin), String(svc.tid ?? svc.proc.pid)], { stdio: 'ignore' })
         results.push(await measure(lab, name, layout, captures))
         const svcOut = await svc.stop()
