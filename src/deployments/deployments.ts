@@ -1,10 +1,11 @@
 // Deployments: the state kept in the store for each boot the policy sends to the PE, and the one-time token the
-// PE proves itself with. State machine in state.ts; every change appends an event, so `deployments show`
-// tells the whole story and a daemon restart loses nothing (the store is the only state; see tokenIndex).
+// PE proves itself with. State machine in state.ts; every change appends an event in the same store write (a crash
+// never keeps one without the other), so `deployments show` tells the whole story and a daemon restart loses
+// nothing (the store is the only state; see tokenIndex).
 import type { AppContext } from '../service.js'
 import type { BootDecision } from '../policy/decision.js'
 import type { ClientIdentity } from '../policy/types.js'
-import type { Deployment, DeploymentEvent, DeploymentState, ImageEntry, Store } from '../store/types.js'
+import type { Deployment, DeploymentEvent, DeploymentState, ImageEntry, NewDeploymentEvent, Store } from '../store/types.js'
 import type { DeploymentResult, ResolvedTaskSequence, StepStatus } from './types.js'
 import { BadRequestError, ConflictError, NotFoundError, UnauthorizedError } from '../errors.js'
 import { KeyedLock } from '../store/lock.js'
@@ -61,8 +62,14 @@ export function createDeployments (ctx: AppContext): Deployments {
     return sh.tokens
   }
 
+  /** An event to store with a deployment write (stamped now unless `extra.at`). */
+  function ev (type: string, extra: Partial<Omit<DeploymentEvent, 'seq' | 'deploymentId' | 'type'>> = {}): NewDeploymentEvent {
+    return { at: extra.at ?? iso(), type, ...extra }
+  }
+
+  /** An event on its own, for what changes no deployment field (admin re-image). */
   async function event (d: Deployment, type: string, extra: Partial<Omit<DeploymentEvent, 'seq' | 'deploymentId' | 'type'>> = {}): Promise<void> {
-    await store.deployments.appendEvent({ deploymentId: d.id, at: extra.at ?? iso(), type, ...extra })
+    await store.deployments.appendEvent({ deploymentId: d.id, ...ev(type, extra) })
   }
 
   /** Run fn on the stored (fresh) deployment under its lock: the caller's copy may be stale. */
@@ -74,16 +81,17 @@ export function createDeployments (ctx: AppContext): Deployments {
     })
   }
 
-  /** Move d to `to` (checked), with the patch. Ended deployments keep their index entry: a late PE is told why. */
-  async function move (d: Deployment, to: DeploymentState, patch: Partial<Deployment> = {}): Promise<Deployment> {
+  /**
+   * Move d to `to` (checked), with the patch and the events that record it, in one write. Ended deployments keep
+   * their index entry: a late PE is told why.
+   */
+  async function move (d: Deployment, to: DeploymentState, patch: Partial<Deployment>, events: NewDeploymentEvent[]): Promise<Deployment> {
     assertTransition(d.id, d.state, to)
-    return await store.deployments.update(d.id, { ...patch, state: to, updatedAt: iso() })
+    return await store.deployments.update(d.id, { ...patch, state: to, updatedAt: iso() }, events)
   }
 
   async function fail (d: Deployment, error: string, patch: Partial<Deployment> = {}): Promise<Deployment> {
-    const next = await move(d, 'failed', { ...patch, endedAt: iso(), error })
-    await event(d, 'failed', { message: error })
-    return next
+    return await move(d, 'failed', { ...patch, endedAt: iso(), error }, [ev('failed', { message: error })])
   }
 
   /** A machine boots one PE at a time: a new boot ends every live deployment of it (its token dies with it). */
@@ -99,6 +107,10 @@ export function createDeployments (ctx: AppContext): Deployments {
   }
 
   async function create (client: ClientIdentity, decision: DeployDecision, tokenHash: string): Promise<Deployment> {
+    const events = [
+      ev('created', { message: `${decision.advertisement.id} (${decision.advertisement.purpose}) → task sequence ${decision.taskSequence.id}, ${decision.taskSequence.steps.length} steps` }),
+      ev('booting', { message: `PE booting on ${client.mac} (${client.arch})` })
+    ]
     const now = clock.now()
     const ttl = ctx.config.current().deployment.tokenTtlMinutes * 60_000
     for (let attempt = 0; ; attempt++) {
@@ -116,7 +128,7 @@ export function createDeployments (ctx: AppContext): Deployments {
         updatedAt: now.toISOString()
       }
       try {
-        await store.deployments.create(d)
+        await store.deployments.create(d, events)
         return d
       } catch (err) {
         // 48-bit ids collide only by bad luck: draw again once or twice.
@@ -132,8 +144,6 @@ export function createDeployments (ctx: AppContext): Deployments {
       const token = newToken()
       const tokenHash = hashToken(token)
       const d = await create(client, decision, tokenHash)
-      await event(d, 'created', { message: `${decision.advertisement.id} (${d.purpose}) → task sequence ${d.taskSequenceId}, ${d.totalSteps} steps` })
-      await event(d, 'booting', { message: `PE booting on ${client.mac} (${client.arch})` })
       ;(await tokenIndex()).set(tokenHash, d.id)
       log.info({ deployment: d.id, mac: d.mac, advertisement: d.advertisementId }, 'deployment created')
       return { deployment: d, token }
@@ -166,8 +176,7 @@ export function createDeployments (ctx: AppContext): Deployments {
         if (d.state === 'booting') {
           // First fetch: the PE is up. currentStep 0 marks that the sequence started (the policy counts it as
           // an attempt for rerun=never even if it fails later).
-          cur = await move(d, 'running', { currentStep: 0, progress: 0 })
-          await event(d, 'checked-in', { message: `PE fetched the task sequence (${ts.steps.length} steps)` })
+          cur = await move(d, 'running', { currentStep: 0, progress: 0 }, [ev('checked-in', { message: `PE fetched the task sequence (${ts.steps.length} steps)` })])
         }
         return resolveTaskSequence({ deployment: cur, taskSequence: ts, machine, images, baseUrl: baseUrl.replace(/\/+$/, '') })
       })
@@ -190,9 +199,7 @@ export function createDeployments (ctx: AppContext): Deployments {
       return await locked(given.id, async (d) => {
         if (isEnded(d.state)) throw new ConflictError(`deployment ${d.id} already ${d.state}: no more logs`)
         if (text === '') return d
-        const next = await store.deployments.update(d.id, { logTail: tailBytes((d.logTail ?? '') + text), updatedAt: iso() })
-        await event(d, 'log', { message: tailBytes(text) })
-        return next
+        return await store.deployments.update(d.id, { logTail: tailBytes((d.logTail ?? '') + text), updatedAt: iso() }, [ev('log', { message: tailBytes(text) })])
       })
     },
 
@@ -201,8 +208,7 @@ export function createDeployments (ctx: AppContext): Deployments {
       return await locked(given.id, async (d) => {
         const logTail = typeof r.logTail === 'string' && r.logTail !== '' ? { logTail: tailBytes((d.logTail ?? '') + r.logTail) } : {}
         if (r.result === 'succeeded') {
-          const next = await move(d, 'succeeded', { endedAt: iso(), ...logTail })
-          await event(d, 'succeeded', { message: 'task sequence completed' })
+          const next = await move(d, 'succeeded', { endedAt: iso(), ...logTail }, [ev('succeeded', { message: 'task sequence completed' })])
           log.info({ deployment: d.id, mac: d.mac }, 'deployment succeeded')
           return next
         }
@@ -232,14 +238,13 @@ export function createDeployments (ctx: AppContext): Deployments {
 
   async function recordStatus (d: Deployment, s: StepStatus): Promise<Deployment> {
     const progress = s.state === 'end' ? 100 : s.state === 'start' ? (s.progress ?? 0) : (s.progress ?? d.progress ?? 0)
-    const next = await move(d, 'running', { currentStep: s.step, progress })
     const type = s.state === 'error' ? 'step-error' : `step-${s.state}`
     // Progress reports can come every second: an event only when it crosses a tenth, the deployment always.
     const sameTenth = s.state === 'progress' && d.currentStep === s.step && Math.floor((d.progress ?? 0) / 10) === Math.floor(progress / 10)
-    if (!sameTenth) {
-      await event(d, type, { step: s.step, ...(s.state === 'progress' ? { progress } : {}), ...(s.message !== undefined ? { message: s.message.slice(0, 4096) } : {}) })
-    }
-    return next
+    const events = sameTenth
+      ? []
+      : [ev(type, { step: s.step, ...(s.state === 'progress' ? { progress } : {}), ...(s.message !== undefined ? { message: s.message.slice(0, 4096) } : {}) })]
+    return await move(d, 'running', { currentStep: s.step, progress }, events)
   }
 }
 

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ConflictError, NotFoundError } from '../errors.js'
 import type {
-  Deployment, DeploymentEvent, DeploymentStore, ImageCatalog, ImageEntry, Lease, LeaseStore, Machine, MachineStore, Store
+  Deployment, DeploymentEvent, DeploymentStore, ImageCatalog, ImageEntry, Lease, LeaseStore, Machine, MachineStore, NewDeploymentEvent, Store
 } from './types.js'
 import { applyPatch, byCreated, mergeSighting } from './copy.js'
 import { storeError, StoreLockedError } from './errors.js'
@@ -155,17 +155,34 @@ function deploymentStore (db: ClassicLevel<string, string>): DeploymentStore {
     return last + 1
   }
 
+  /**
+   * Runs `write` with the batch operations that append `events` to deployment `id`, under the deployment's event
+   * lock (seqs read and assigned there, as appendEvent does); the seq counter moves only once the write is stored.
+   */
+  async function withEvents (id: string, events: NewDeploymentEvent[], write: (ops: any[]) => Promise<void>): Promise<void> {
+    if (events.length === 0) { await write([]); return }
+    await lock.run(`${SEP}ev${SEP}${id}`, async () => {
+      const first = await nextSeq(id)
+      const ops = events.map((e, i) => ({ type: 'put', sublevel: ev, key: seqKey(id, first + i), value: { ...e, deploymentId: id, seq: first + i } }))
+      await write(ops)
+      lastSeq.set(id, first + events.length - 1)
+    })
+  }
+
   return {
-    create: async (d) => await guard('deployments.create', async () =>
+    create: async (d, events = []) => await guard('deployments.create', async () =>
       await lock.run(d.id, async () => {
         if (await s.get(d.id) !== undefined) throw new ConflictError(`deployment ${d.id} already exists`)
-        await db.batch([
-          { type: 'put', sublevel: s as any, key: d.id, value: d },
-          { type: 'put', sublevel: idx as any, key: `${d.mac}${SEP}${d.id}`, value: '' }
-        ] as any, SYNC)
+        await withEvents(d.id, events, async (evOps) => {
+          await db.batch([
+            { type: 'put', sublevel: s as any, key: d.id, value: d },
+            { type: 'put', sublevel: idx as any, key: `${d.mac}${SEP}${d.id}`, value: '' },
+            ...evOps
+          ] as any, SYNC)
+        })
       })),
     get: async (id) => await guard('deployments.get', async () => await s.get(id)),
-    update: async (id, patch) => await guard('deployments.update', async () =>
+    update: async (id, patch, events = []) => await guard('deployments.update', async () =>
       await lock.run(id, async () => {
         const stored = await s.get(id)
         if (stored === undefined) throw new NotFoundError(`no deployment ${id}`)
@@ -175,7 +192,7 @@ function deploymentStore (db: ClassicLevel<string, string>): DeploymentStore {
           ops.push({ type: 'del', sublevel: idx, key: `${stored.mac}${SEP}${id}` })
           ops.push({ type: 'put', sublevel: idx, key: `${next.mac}${SEP}${id}`, value: '' })
         }
-        await db.batch(ops, SYNC)
+        await withEvents(id, events, async (evOps) => { await db.batch([...ops, ...evOps], SYNC) })
         return next
       })),
     listByMachine: async (mac) => await guard('deployments.listByMachine', async () => {

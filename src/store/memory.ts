@@ -2,7 +2,7 @@
 // values are JSON copies in and out, lists are sorted by key, update of a missing record is a NotFoundError.
 import { ConflictError, NotFoundError } from '../errors.js'
 import type {
-  Deployment, DeploymentEvent, DeploymentStore, ImageCatalog, ImageEntry, Lease, LeaseStore, Machine, MachineStore, Store
+  Deployment, DeploymentEvent, DeploymentStore, ImageCatalog, ImageEntry, Lease, LeaseStore, Machine, MachineStore, NewDeploymentEvent, Store
 } from './types.js'
 import { applyPatch, byCreated, jsonCopy, mergeSighting } from './copy.js'
 
@@ -45,17 +45,26 @@ function machines (): MachineStore {
 function deployments (): DeploymentStore {
   const m = new Map<string, Deployment>()
   const ev = new Map<string, DeploymentEvent[]>()
+  function append (deploymentId: string, events: NewDeploymentEvent[]): DeploymentEvent[] {
+    const list = ev.get(deploymentId) ?? []
+    const stored = events.map((e, i) => jsonCopy({ ...e, deploymentId, seq: list.length + i + 1 }) as DeploymentEvent)
+    list.push(...stored)
+    ev.set(deploymentId, list)
+    return stored
+  }
   return {
-    async create (d) {
+    async create (d, events = []) {
       if (m.has(d.id)) throw new ConflictError(`deployment ${d.id} already exists`)
       m.set(d.id, jsonCopy(d))
+      append(d.id, events)
     },
     async get (id) { const v = m.get(id); return v === undefined ? undefined : jsonCopy(v) },
-    async update (id, patch) {
+    async update (id, patch, events = []) {
       const stored = m.get(id)
       if (stored === undefined) throw new NotFoundError(`no deployment ${id}`)
       const next = applyPatch(stored, { ...patch, id })
       m.set(id, next)
+      append(id, events)
       return jsonCopy(next)
     },
     async listByMachine (mac) {
@@ -63,11 +72,8 @@ function deployments (): DeploymentStore {
     },
     async list () { return sortedValues(m) },
     async appendEvent (e) {
-      const list = ev.get(e.deploymentId) ?? []
-      const stored = jsonCopy({ ...e, seq: list.length + 1 }) as DeploymentEvent
-      list.push(stored)
-      ev.set(e.deploymentId, list)
-      return jsonCopy(stored)
+      const { deploymentId, ...rest } = e
+      return jsonCopy(append(deploymentId, [rest])[0] as DeploymentEvent)
     },
     async events (id) { return jsonCopy(ev.get(id) ?? []) }
   }

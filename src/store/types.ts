@@ -90,10 +90,18 @@ export interface MachineStore {
   list (): Promise<Machine[]>
 }
 
+/** An event written together with a deployment (create, update): the store fills in deploymentId and seq. */
+export type NewDeploymentEvent = Omit<DeploymentEvent, 'seq' | 'deploymentId'>
+
 export interface DeploymentStore {
-  create (d: Deployment): Promise<void>
+  /** Creates d and appends `events` to it in one atomic write. */
+  create (d: Deployment, events?: NewDeploymentEvent[]): Promise<void>
   get (id: string): Promise<Deployment | undefined>
-  update (id: string, patch: Partial<Omit<Deployment, 'id'>>): Promise<Deployment>
+  /**
+   * Patches the deployment and appends `events` (seqs after its last event) in one atomic write: a crash never
+   * leaves a state change without the event that explains it, or an event for a change that was not stored.
+   */
+  update (id: string, patch: Partial<Omit<Deployment, 'id'>>, events?: NewDeploymentEvent[]): Promise<Deployment>
   listByMachine (mac: string): Promise<Deployment[]>
   list (): Promise<Deployment[]>
   /** Appends an event, assigning the next seq. Returns it. */

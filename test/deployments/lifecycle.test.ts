@@ -149,3 +149,28 @@ t.test('protect: admin flag keeps required deployments off', async t => {
   await t.rejects(deployments.protect('02:00:00:00:00:99', true), { code: 'NB_ERR_NOT_FOUND' })
   t.equal((await deployments.list()).length, 0)
 })
+
+t.test('every state change is stored in one write with its event: a failed write leaves neither', async t => {
+  const { failingStore } = await import('../../src/store/broken.js')
+  const { createMemoryStore } = await import('../../src/store/index.js')
+  // appendEvent on its own never works here: the PE's whole life must not need it.
+  let failUpdates = false
+  const store = failingStore(createMemoryStore(), (c, m) => c === 'deployments' && (m === 'appendEvent' || (failUpdates && m === 'update')))
+  const { deployments, config } = await setup({ store })
+  const { deployment: d } = await deployments.begin(client, decision(config))
+  await deployments.resolveTaskSequence(d, BASE_URL)
+  await deployments.reportStatus(d, { step: 0, state: 'start' })
+  await deployments.appendLog(d, 'partitioned\n')
+  await deployments.reportStatus(d, { step: 0, state: 'end' })
+  t.same((await deployments.events(d.id)).map(e => e.type), ['created', 'booting', 'checked-in', 'step-start', 'log', 'step-end'])
+
+  failUpdates = true
+  const before = await store.deployments.get(d.id)
+  await t.rejects(deployments.finish(d, { result: 'succeeded' }), { code: 'NB_ERR_STORE' })
+  await t.rejects(deployments.reportStatus(d, { step: 1, state: 'start' }), { code: 'NB_ERR_STORE' })
+  t.same(await store.deployments.get(d.id), before, 'the deployment is as it was')
+  t.equal((await deployments.events(d.id)).length, 6, 'and no event claims otherwise')
+  failUpdates = false
+  t.equal((await deployments.finish(d, { result: 'succeeded' })).state, 'succeeded', 'the PE can report again once the store works')
+  t.same((await deployments.events(d.id)).map(e => e.type).slice(-1), ['succeeded'])
+})

@@ -205,6 +205,32 @@ export function storeContract (t: Test, h: StoreHarness): void {
     t.same(new Set(stored.map(e => e.message)).size, n, 'no event overwrote another')
   })
 
+  t.test('events written with create and update take the next seqs, mixed with appendEvent, concurrently', async t => {
+    await store.deployments.create(deployment('d1'), [{ at: '2026-01-01T00:00:00.000Z', type: 'created' }, { at: '2026-01-01T00:00:00.000Z', type: 'booting', message: 'PE booting' }])
+    t.same(await store.deployments.events('d1'), [
+      { deploymentId: 'd1', seq: 1, at: '2026-01-01T00:00:00.000Z', type: 'created' },
+      { deploymentId: 'd1', seq: 2, at: '2026-01-01T00:00:00.000Z', type: 'booting', message: 'PE booting' }
+    ], 'create stores its events with seqs 1 and 2')
+    const n = 20
+    await Promise.all(Array.from({ length: n }, async (_, i) => i % 2 === 0
+      ? await store.deployments.update('d1', { progress: i }, [{ at: '2026-01-01T00:00:01.000Z', type: 'step-progress', progress: i }])
+      : await store.deployments.appendEvent({ deploymentId: 'd1', at: '2026-01-01T00:00:01.000Z', type: 'log', message: `line ${i}` })))
+    const stored = await store.deployments.events('d1')
+    t.same(stored.map(e => e.seq), Array.from({ length: n + 2 }, (_, i) => i + 1), 'gapless, no seq taken twice')
+    t.equal(stored.filter(e => e.type === 'step-progress').length, n / 2, 'every update stored its event')
+    t.same(await store.deployments.update('d1', { state: 'running' }, []), { ...deployment('d1'), progress: 18, state: 'running' }, 'an empty list: the update alone')
+    t.equal((await store.deployments.events('d1')).length, n + 2)
+  })
+
+  t.test('a rejected create or update stores none of its events', async t => {
+    await store.deployments.create(deployment('d1'), [{ at: 'x', type: 'created' }])
+    await t.rejects(store.deployments.create(deployment('d1'), [{ at: 'y', type: 'created' }]), { code: 'NB_ERR_CONFLICT' })
+    await t.rejects(store.deployments.update('missing', { state: 'failed' }, [{ at: 'x', type: 'failed' }]), { code: 'NB_ERR_NOT_FOUND' })
+    t.same((await store.deployments.events('d1')).map(e => e.at), ['x'], 'the conflicting create added no event')
+    t.same(await store.deployments.events('missing'), [], 'the failed update added no event')
+    t.equal((await store.deployments.appendEvent({ deploymentId: 'd1', at: 'z', type: 'log' })).seq, 2, 'and took no seq')
+  })
+
   t.test('leases and images: put, get, list, delete', async t => {
     await store.leases.put(lease(MAC2, '10.0.0.11'))
     await store.leases.put(lease(MAC, '10.0.0.10'))

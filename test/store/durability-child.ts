@@ -13,14 +13,15 @@ say('open - -')
 for (let i = first; i < first + 100_000; i++) {
   const id = `dep-${i}`
   const mac = `02:00:00:00:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`
-  await store.deployments.create(deployment(id, { mac }))
+  await store.deployments.create(deployment(id, { mac }), [{ at: new Date().toISOString(), type: 'created' }])
   say(`deployment ${id} advertised`)
   // Three concurrent appends: each is acknowledged on its own, seqs must still be unique.
   await Promise.all(['booting', 'step-start', 'log'].map(async type => {
     const e = await store.deployments.appendEvent({ deploymentId: id, at: new Date().toISOString(), type })
     say(`event ${id} ${e.seq}`)
   }))
-  await store.deployments.update(id, { state: 'running', currentStep: 0 })
+  // The state change and the event that records it: one write (the parent checks no deployment has one alone).
+  await store.deployments.update(id, { state: 'running', currentStep: 0 }, [{ at: new Date().toISOString(), type: 'checked-in' }])
   say(`deployment ${id} running`)
   await store.leases.put({ mac, ip: `10.9.${(i >> 8) & 0xff}.${i & 0xff}`, state: 'bound', expiresAt: '2030-01-01T00:00:00.000Z' })
   say(`lease ${mac} bound`)

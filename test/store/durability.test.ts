@@ -12,8 +12,12 @@ import { openLevelStore } from '../../src/store/level.js'
 const here = fileURLToPath(new URL('.', import.meta.url))
 const child = join(here, 'durability-child.ts')
 
-/** Run the child until it has acknowledged `killAfter` writes, SIGKILL it, and return the acknowledged lines. */
-async function writeThenKill (dir: string, first: number, killAfter: number): Promise<string[][]> {
+/**
+ * Run the child until it has acknowledged `killAfter` writes, SIGKILL it, and return the acknowledged lines. With
+ * `inUpdate`, the kill waits for the next third event of a deployment: the child is then in its update (state and
+ * event together), where a store that wrote them apart would be caught between the two.
+ */
+async function writeThenKill (dir: string, first: number, killAfter: number, inUpdate = false): Promise<string[][]> {
   const p = spawn(process.execPath, ['--import', 'tsx', child, dir, String(first)], { cwd: join(here, '..', '..'), stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   p.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
@@ -22,7 +26,8 @@ async function writeThenKill (dir: string, first: number, killAfter: number): Pr
   for await (const line of createInterface({ input: p.stdout })) {
     const parts = line.split(' ')
     if (parts[0] === 'written') acked.push(parts.slice(1))
-    if (acked.length >= killAfter) { p.kill('SIGKILL'); break }
+    const inUpdateNow = acked.length >= 3 && acked.slice(-3).every(a => a[0] === 'event' && a[1] === acked.at(-1)?.[1])
+    if (acked.length >= killAfter && (!inUpdate || inUpdateNow)) { p.kill('SIGKILL'); break }
   }
   const sig = await exited
   if (sig !== 'SIGKILL') throw new Error(`child ended by itself (${String(sig)}): ${stderr}`)
@@ -34,11 +39,12 @@ t.test('acknowledged writes survive SIGKILL of the writer', async t => {
   t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
   // Two rounds on the same database: the second reopens what the first left after its crash, writes on top of
   // it (other deployment ids) and is killed at another point.
-  const kills = [150 + Math.floor(Math.random() * 100), 40 + Math.floor(Math.random() * 60)]
+  // Two more rounds are killed while the child is in an update.
+  const kills = [150 + Math.floor(Math.random() * 100), 40 + Math.floor(Math.random() * 60), 20, 30]
   const acked: string[][] = []
   for (const [round, n] of kills.entries()) {
-    const lines = await writeThenKill(dir, round * 10_000, n)
-    t.equal(lines.length, n, `round ${round}: the child acknowledged ${n} writes before SIGKILL`)
+    const lines = await writeThenKill(dir, round * 10_000, n, round >= 2)
+    t.ok(lines.length >= n, `round ${round}: the child acknowledged ${lines.length} writes before SIGKILL`)
     acked.push(...lines)
   }
 
@@ -60,14 +66,17 @@ t.test('acknowledged writes survive SIGKILL of the writer', async t => {
     } else continue
     checked++
   }
-  t.equal(checked, acked.length - kills.length, 'every acknowledged write was checked (all but the two "open" lines)')
+  t.equal(checked, acked.length - kills.length, 'every acknowledged write was checked (all but the "open" lines)')
   // Nothing corrupt: every record parses, every deployment's events are 1..n with no gap or duplicate.
   const deployments = await store.deployments.list()
   t.ok(deployments.length >= acked.filter(a => a[0] === 'deployment' && a[2] === 'advertised').length)
   for (const d of deployments) {
     t.match(d, { id: /^dep-\d+$/, mac: /^02:00:/, tokenHash: /^[0-9a-f]{64}$/ })
-    const seqs = (await store.deployments.events(d.id)).map(e => e.seq)
+    const evs = await store.deployments.events(d.id)
+    const seqs = evs.map(e => e.seq)
     t.same(seqs, seqs.map((_, i) => i + 1), `${d.id} events are gapless`)
+    t.equal(evs[0]?.type, 'created', `${d.id} was stored with its 'created' event`)
+    t.equal(evs.some(e => e.type === 'checked-in'), d.state === 'running', `${d.id}: state ${d.state} and its events agree`)
   }
   await store.leases.list()
   await store.machines.list()

@@ -57,3 +57,26 @@ t.test('warmUp runs the sighting path on a scratch database: nothing reaches the
   t.same(await readdir(scratch), [], 'the scratch database was deleted')
   t.match(await s.machines.get('52:54:00:00:00:01'), { firstSeen: '2026-11-24T00:00:00.000Z' }, 'and the real store still works')
 })
+
+t.test('a deployment write and its events are one LevelDB write (a crash keeps both or neither)', async t => {
+  const { ClassicLevel } = await import('classic-level')
+  const proto = ClassicLevel.prototype as unknown as Record<'_put' | '_del' | '_batch', (...a: unknown[]) => Promise<void>>
+  const writes: string[] = []
+  const s = await openLevelStore(join(root, 'one-write'))
+  t.teardown(async () => { await s.close() })
+  const { deployment } = await import('./contract.js')
+  for (const m of ['_put', '_del', '_batch'] as const) {
+    const orig = proto[m]
+    proto[m] = async function (this: unknown, ...a: unknown[]) { writes.push(m); return await orig.apply(this, a) }
+    t.teardown(() => { proto[m] = orig })
+  }
+  await s.deployments.create(deployment('d1'), [{ at: 'x', type: 'created' }, { at: 'x', type: 'booting' }])
+  t.same(writes, ['_batch'], 'create with two events')
+  writes.length = 0
+  await s.deployments.update('d1', { state: 'running' }, [{ at: 'y', type: 'checked-in' }])
+  t.same(writes, ['_batch'], 'update with its event')
+  writes.length = 0
+  await s.deployments.update('d1', { mac: 'aa:bb:cc:00:00:02' }, [{ at: 'z', type: 'log' }])
+  t.same(writes, ['_batch'], 'update that moves the machine index, with its event')
+  t.same((await s.deployments.events('d1')).map(e => `${e.seq} ${e.type}`), ['1 created', '2 booting', '3 checked-in', '4 log'])
+})
