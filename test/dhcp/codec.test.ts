@@ -13,7 +13,7 @@ const dir = new URL('../fixtures/dhcp/', import.meta.url).pathname
 const fixtures = readdirSync(dir).filter(f => f.endsWith('.bin')).sort()
 
 t.test('golden packets from real clients', async t => {
-  t.ok(fixtures.length >= 25, 'all captured fixtures present')
+  t.ok(fixtures.length >= 29, 'all captured fixtures present')
   for (const f of fixtures) {
     const raw = readFileSync(join(dir, f))
     const p = decode(raw)
@@ -37,6 +37,8 @@ t.test('what the firmware told us, as the classifier sees it', async t => {
     'AAVMF arm64 PXE: arch 11 and the -uuid QEMU was given')
   t.match(classify(load('ovmf32-1-discover.bin'), 'dhcp', 'proxy'), { kind: 'request', pxe: { arch: 'efi-ia32', archCode: 6, isIpxe: false, uuid: '9d4c2e61-7f0a-4b3c-a5d8-1e6f0b2c4d75' } },
     'OVMF IA32 PXE: arch 6 and the -uuid QEMU was given')
+  t.match(classify(load('ovmfhttp-1-discover.bin'), 'dhcp', 'proxy'), { kind: 'request', pxe: { arch: 'efi-x64-http', archCode: 16, httpBoot: true, isIpxe: false, uuid: '6b1f3a2c-9e4d-4c7a-b2e5-0f8d1c3a5e97' } },
+    'OVMF UEFI HTTP Boot: arch 16, HTTPClient, the -uuid QEMU was given')
   t.match(classify(load('perfdhcp-1-discover.bin'), 'dhcp', 'proxy'), { relayed: true, pxe: { arch: 'efi-x64' } }, 'perfdhcp relays')
   t.match(classify(load('bios-1-offer.bin'), 'dhcp', 'proxy'), { kind: 'ignore', reason: 'not-a-request' }, "another server's OFFER is ignored")
 })

@@ -7,16 +7,18 @@
 #   …which dnsmasq chains into ipxe.efi                    → "ovmf-chain-*"
 #   QEMU AAVMF (arm64, -M virt), virtio-net, EDK2's PXE     → "aavmf-*" (PXEClient:Arch:00011)
 #   QEMU OVMF IA32 (q35 + SMM), virtio-net, EDK2's PXE      → "ovmf32-*" (PXEClient:Arch:00006)
+#   QEMU OVMF, PXE off through fw_cfg: EDK2's HTTP Boot     → "ovmfhttp-*" (HTTPClient:Arch:00016; dnsmasq offers
+#     a URL with option 60 HTTPClient, so the firmware goes on to REQUEST; nothing serves the URL)
 #     (both TFTP a placeholder loader from a temp root: Debian's ipxe has no arm64/ia32 build, so no chain)
 #   perfdhcp with PXE options (relay mode, giaddr set)     → "perfdhcp-*"
-# Usage: sudo bash test/dhcp/lab/capture.sh [outdir [kind...]]   kinds: perfdhcp bios ovmf aavmf ovmf32 (default
+# Usage: sudo bash test/dhcp/lab/capture.sh [outdir [kind...]]   kinds: perfdhcp bios ovmf aavmf ovmf32 ovmfhttp (default
 # all; about 3 minutes under TCG). Naming kinds rewrites only their files: xids are random, so a full run changes
 # every fixture.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=${1:-$HERE/../../fixtures/dhcp}
 shift || true
-KINDS=" ${*:-perfdhcp bios ovmf aavmf ovmf32} "
+KINDS=" ${*:-perfdhcp bios ovmf aavmf ovmf32 ovmfhttp} "
 want () { [[ "$KINDS" == *" $1 "* ]]; }
 NS=nbd-cap
 WORK=$(mktemp -d /tmp/nbd-cap.XXXXXX)
@@ -31,6 +33,8 @@ trap cleanup EXIT
 ip netns del "$NS" 2>/dev/null || true
 ip netns add "$NS"
 nsx () { ip netns exec "$NS" "$@"; }
+# Background processes start with `ip netns exec` itself, not nsx: it execs them, so $! is their own PID (of a
+# backgrounded function, $! is a subshell, and cleanup killed that while dnsmasq and tcpdump lived on).
 nsx ip link set lo up
 nsx ip link add nbd-br type bridge
 nsx ip tuntap add nbd-tap0 mode tap
@@ -44,7 +48,7 @@ chmod 755 "$WORK"; mkdir -m 755 "$WORK/tftp"; ln -s /usr/lib/ipxe/* "$WORK/tftp/
 for f in ipxe-arm64.efi ipxe-ia32.efi; do printf 'netboot lab placeholder for %s\n' "$f" > "$WORK/tftp/$f"; done
 
 if want perfdhcp; then
-  nsx tcpdump -i lo -U -w "$WORK/perfdhcp.pcap" 'udp port 67 or udp port 68' 2>/dev/null &
+  ip netns exec "$NS" tcpdump -i lo -U -w "$WORK/perfdhcp.pcap" 'udp port 67 or udp port 68' 2>/dev/null &
   PIDS+=($!)
   sleep 1
   echo "capture: perfdhcp with PXE options (before dnsmasq: both want port 67)"
@@ -55,17 +59,18 @@ if want perfdhcp; then
     10.77.0.1 >/dev/null 2>&1 || true
 fi
 # dnsmasq as the reference full DHCP + TFTP server; the IPv6 RA keeps iPXE from stalling (DESIGN.md).
-nsx dnsmasq -k --conf-file=/dev/null --port=0 --interface=nbd-br --bind-interfaces \
+ip netns exec "$NS" dnsmasq -k --conf-file=/dev/null --port=0 --interface=nbd-br --bind-interfaces \
   --dhcp-range=10.77.0.100,10.77.0.200,1h --dhcp-range=fd77::,ra-only --enable-ra \
   --dhcp-leasefile="$WORK/leases" --pid-file="$WORK/dnsmasq.pid" \
   --enable-tftp --tftp-root="$WORK/tftp" \
   --dhcp-match=set:efi64,option:client-arch,7 --dhcp-match=set:arm64,option:client-arch,11 \
-  --dhcp-match=set:ia32,option:client-arch,6 \
-  --dhcp-boot=tag:!efi64,tag:!arm64,tag:!ia32,undionly.kpxe --dhcp-boot=tag:efi64,ipxe.efi \
+  --dhcp-match=set:ia32,option:client-arch,6 --dhcp-match=set:http,option:client-arch,16 \
+  --dhcp-option-force=tag:http,60,HTTPClient --dhcp-boot=tag:http,http://10.77.0.1/ipxe.efi \
+  --dhcp-boot=tag:!efi64,tag:!arm64,tag:!ia32,tag:!http,undionly.kpxe --dhcp-boot=tag:efi64,ipxe.efi \
   --dhcp-boot=tag:arm64,ipxe-arm64.efi --dhcp-boot=tag:ia32,ipxe-ia32.efi \
   --log-dhcp --log-facility="$WORK/dnsmasq.log" &
 PIDS+=($!)
-nsx tcpdump -i nbd-br -U -w "$WORK/qemu.pcap" 'udp port 67 or udp port 68 or udp port 4011' 2>/dev/null &
+ip netns exec "$NS" tcpdump -i nbd-br -U -w "$WORK/qemu.pcap" 'udp port 67 or udp port 68 or udp port 4011' 2>/dev/null &
 PIDS+=($!)
 sleep 1
 
@@ -86,12 +91,13 @@ if want ovmf; then
     -uuid 5c0a1b2c-3d4e-4f50-8162-738495a6b7c8 -boot n || true
 fi
 
-# EDK2 on arm64 / IA32: run until the firmware says the loader was downloaded (~10 s each here), at most 90 s.
+# EDK2 on arm64 / IA32: run until the firmware says the loader was downloaded (~10 s each here), at most 90 s;
+# HTTP Boot until it printed the URI it took from the ACK.
 edk2 () {
   local serial="$WORK/serial-$1.log"; shift
   ip netns exec "$NS" "$@" -display none -monitor none -serial file:"$serial" -no-reboot &
   local q=$!
-  for _ in $(seq 1 180); do grep -aq 'NBP file downloaded' "$serial" 2>/dev/null && break; sleep 0.5; done
+  for _ in $(seq 1 180); do grep -aqE 'NBP file downloaded|URI: ' "$serial" 2>/dev/null && break; sleep 0.5; done
   kill "$q" 2>/dev/null || true; wait "$q" 2>/dev/null || true
 }
 if want aavmf; then
@@ -114,6 +120,17 @@ if want ovmf32; then
     -netdev tap,id=n0,ifname=nbd-tap0,script=no,downscript=no \
     -device virtio-net-pci,netdev=n0,mac=52:54:00:77:00:04,romfile=,disable-legacy=on \
     -uuid 9d4c2e61-7f0a-4b3c-a5d8-1e6f0b2c4d75 -boot n
+fi
+if want ovmfhttp; then
+  echo "capture: OVMF UEFI HTTP Boot"
+  cp /usr/share/OVMF/OVMF_VARS.fd "$WORK/ovmfhttp-vars.fd"
+  edk2 ovmfhttp qemu-system-x86_64 -accel tcg -m 512 \
+    -drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE.fd \
+    -drive if=pflash,format=raw,file="$WORK/ovmfhttp-vars.fd" \
+    -fw_cfg name=opt/org.tianocore/IPv4PXESupport,string=no -fw_cfg name=opt/org.tianocore/IPv6PXESupport,string=no \
+    -netdev tap,id=n0,ifname=nbd-tap0,script=no,downscript=no \
+    -device virtio-net-pci,netdev=n0,mac=52:54:00:77:00:05,romfile=,disable-legacy=on \
+    -uuid 6b1f3a2c-9e4d-4c7a-b2e5-0f8d1c3a5e97 -boot n
 fi
 
 sleep 1

@@ -6,14 +6,16 @@
 #   ipxe ships neither; the appliance's defaults name them for option 93 = 11 / 6). A placeholder is enough: the
 #   evidence is that the firmware downloaded the file our OFFER named, not that it runs.
 #   ns nbd-fs<id>: dnsmasq as the site DHCP server (addresses only, no PXE options), 10.98.0.2, via veth
-# Usage: firmware-boot.sh bios|ovmf|aavmf|ovmf32 [seconds] [proxy|full].
-#   bios: SeaBIOS + iPXE ROM (arch 0); ovmf: OVMF x64 (arch 7); aavmf: AAVMF arm64 on -M virt (arch 11);
+# Usage: firmware-boot.sh bios|ovmf|ovmf-http|aavmf|ovmf32 [seconds] [proxy|full].
+#   bios: SeaBIOS + iPXE ROM (arch 0); ovmf: OVMF x64 (arch 7); ovmf-http: OVMF x64 with its PXE turned off through
+#   fw_cfg, so it UEFI-HTTP-boots (arch 16, HTTPClient) the URL our OFFER names; aavmf: AAVMF arm64 on -M virt (arch 11);
 #   ovmf32: OVMF IA32 on q35 with SMM (arch 6). aavmf/ovmf32 stop once the TFTP download happened. In full mode the site DHCP server is not started: the
 # appliance gives the address itself (pool 10.98.0.160-.170). Prints evidence lines (the test greps them):
 #   HTTP-GET <path>        iPXE fetched it from the URL our proxy OFFER/ACK named
 #   TFTP-SENT <file>       firmware downloaded the loader our proxy OFFER named (dnsmasq's log)
 #   PROXY-REPLY <summary>  every reply the appliance sent (tcpdump)
-#   FIRMWARE NBP ...       EDK2's console lines about the boot file (aavmf/ovmf32: serial console)
+#   FIRMWARE ...           EDK2's console lines about the boot file (aavmf/ovmf32/ovmf-http: serial console): "NBP file
+#                          downloaded successfully", "Start HTTP Boot over IPv4", "URI: http://…"
 #   CLIENT-ARCH <type> <n> option 93 of each DISCOVER/REQUEST the firmware sent (tcpdump -v), e.g. "Discover 11"
 set -euo pipefail
 KIND=${1:-bios}; SECS=${2:-60}; MODE=${3:-proxy}
@@ -57,7 +59,9 @@ ip netns exec "$A" dnsmasq -k --conf-file=/dev/null --port=0 --interface="$BR" -
   --enable-tftp --tftp-root="$WORK/tftp" --dhcp-range=fd98::,ra-only --enable-ra --pid-file="$WORK/tftp.pid" \
   --log-facility="$WORK/tftp.log" &
 PIDS+=($!)
-mkdir -p "$WORK/www"; printf '#!ipxe\necho netboot lab\nshell\n' > "$WORK/www/boot.ipxe"
+mkdir -p "$WORK/www/loaders"; printf '#!ipxe\necho netboot lab\nshell\n' > "$WORK/www/boot.ipxe"
+# UEFI HTTP Boot fetches its loader over HTTP: our OFFER names http://10.98.0.1:8080/loaders/ipxe.efi.
+ln -s /usr/lib/ipxe/ipxe.efi "$WORK/www/loaders/ipxe.efi"
 # python's HTTPServer.server_bind calls getfqdn(), a DNS lookup that times out inside the namespace (~5 s):
 # skip it. Request lines ("GET /boot.ipxe ...") go to stderr, i.e. http.log.
 ip netns exec "$A" /usr/bin/python3 -c '
@@ -92,6 +96,14 @@ ovmf)
   QEMU=(qemu-system-x86_64 -accel tcg -m 512 -display none -monitor none -serial none -no-reboot
     -drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE.fd -drive if=pflash,format=raw,file="$WORK/vars.fd"
     "${NIC[@]}" -device virtio-net-pci,netdev=n0,mac=52:54:00:98:00:02,romfile=,disable-legacy=on -boot n) ;;
+ovmf-http)
+  # EDK2's HttpBootDxe is tried after PXE; turning PXE off (OvmfPkg/RUNTIME_CONFIG.md, IPv4PXESupport and
+  # IPv6PXESupport) leaves UEFI HTTP Boot (IPv4, then IPv6) as the NIC's boot options.
+  cp /usr/share/OVMF/OVMF_VARS.fd "$WORK/vars.fd"
+  QEMU=(qemu-system-x86_64 -accel tcg -m 512 -display none -monitor none -serial file:"$WORK/serial.log" -no-reboot
+    -drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE.fd -drive if=pflash,format=raw,file="$WORK/vars.fd"
+    -fw_cfg name=opt/org.tianocore/IPv4PXESupport,string=no -fw_cfg name=opt/org.tianocore/IPv6PXESupport,string=no
+    "${NIC[@]}" -device virtio-net-pci,netdev=n0,mac=52:54:00:98:00:05,romfile=,disable-legacy=on -boot n) ;;
 aavmf)
   # AAVMF's own VirtioNetDxe + PxeBcDxe (romfile= keeps QEMU's x86 iPXE ROM off the NIC).
   cp /usr/share/AAVMF/AAVMF_VARS.fd "$WORK/vars.fd"
@@ -125,7 +137,7 @@ echo "QEMU-SECONDS $((SECONDS - T0))"
 kill "$QPID" 2>/dev/null || true
 sleep 1
 grep -o 'GET /[^ ]*' "$WORK/http.log" | sed 's/^GET /HTTP-GET /' || true
-[ -f "$WORK/serial.log" ] && { tr -d '\r' < "$WORK/serial.log" | grep -a 'NBP file' | sed 's/^ */FIRMWARE /' || true; }
+[ -f "$WORK/serial.log" ] && { tr -d '\r' < "$WORK/serial.log" | grep -aoE 'NBP file.*|Start HTTP Boot over IPv[46]|URI: [^ ]+' | sed 's/^ */FIRMWARE /' || true; }
 grep -o "sent $WORK/tftp/[^ ]*" "$WORK/tftp.log" | sed "s#^sent $WORK/tftp/#TFTP-SENT #" || true
 tcpdump -r "$WORK/all.pcap" -n 'udp port 67 or udp port 68 or udp port 4011' 2>/dev/null | awk '/^[0-9]/ {hdr=$0} /10\.98\.0\.1\.(67|4011) >/ {print "PROXY-REPLY " $0}' | sed 's/  */ /g' || true
 tcpdump -r "$WORK/all.pcap" -n -v 'udp dst port 67 or udp dst port 4011' 2>/dev/null | awk '/DHCP-Message \(53\)/ {m=$NF} /ARCH \(93\)/ {print "CLIENT-ARCH " m " " $NF}' || true

@@ -7,7 +7,7 @@ import sys
 from scapy.all import rdpcap, UDP, BOOTP, DHCP  # noqa
 
 NAMES = {'52:54:00:77:00:01': 'bios', '52:54:00:77:00:02': 'ovmf', '52:54:00:77:00:03': 'aavmf',
-         '52:54:00:77:00:04': 'ovmf32'}
+         '52:54:00:77:00:04': 'ovmf32', '52:54:00:77:00:05': 'ovmfhttp'}
 TYPES = {1: 'discover', 2: 'offer', 3: 'request', 5: 'ack', 6: 'nak', 8: 'inform'}
 out = sys.argv[1]
 seen = set()
