@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import {
   createLab, labConfig, makeTree, makeWim, startAppliance, startDnsmasq, startVm, waitFor,
-  type Appliance, type Lab, type Vm
+  type Appliance, type Firmware, type Lab, type Vm
 } from './index.js'
 import { buildPe } from '../pe/build.js'
 import { REPO_ROOT } from './services.js'
@@ -35,7 +35,7 @@ export function randomMac (): string {
 }
 
 export interface LabRunOptions {
-  firmware: 'bios' | 'uefi'
+  firmware: Firmware
   /** the VM's MAC is in the deployment collection (default true) */
   inCollection?: boolean
   imageIndex?: number

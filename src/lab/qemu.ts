@@ -1,6 +1,8 @@
 // QEMU VMs for the lab (TCG: KVM is not usable here). The serial console goes to a file that tests read
 // with waitForLine. BIOS VMs PXE-boot through Debian's iPXE ROM on an e1000; UEFI VMs run OVMF from
-// pflash copies and PXE-boot through the e1000's EFI driver (efi-e1000.rom).
+// pflash copies and PXE-boot through the e1000's EFI driver (efi-e1000.rom). 'uefi-http' VMs run OVMF with no
+// option ROM on a virtio NIC (EDK2's own VirtioNetDxe) and its PXE turned off through fw_cfg, so the firmware
+// UEFI-HTTP-boots (option 93 = 16) the URL the appliance offers.
 import { type ChildProcess } from 'node:child_process'
 import { copyFile, open, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -10,8 +12,10 @@ import { killChild, sh } from './netns.js'
 export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd'
 export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd'
 
+export type Firmware = 'bios' | 'uefi' | 'uefi-http'
+
 export interface VmOptions {
-  firmware: 'bios' | 'uefi'
+  firmware: Firmware
   /** disk image path (raw); created sparse with diskBytes if it does not exist */
   disk?: string
   diskBytes?: number
@@ -51,8 +55,12 @@ export async function blankDisk (path: string, bytes: number): Promise<void> {
 }
 
 function netArgs (o: VmOptions): string[] {
-  const nic = o.firmware === 'uefi' ? 'romfile=/usr/lib/ipxe/qemu/efi-e1000.rom' : 'romfile=/usr/lib/ipxe/qemu/pxe-e1000.rom'
-  const dev = ['-device', `e1000,netdev=n0,mac=${o.mac},${nic},bootindex=1`]
+  const dev = o.firmware === 'uefi-http'
+    // OvmfPkg/RUNTIME_CONFIG.md: IPv4PXESupport/IPv6PXESupport=no leave HTTP Boot (IPv4, then IPv6) as the NIC's
+    // boot options; romfile= keeps QEMU's iPXE ROM off the NIC, so EDK2's own network stack answers.
+    ? ['-device', `virtio-net-pci,netdev=n0,mac=${o.mac},romfile=,disable-legacy=on,bootindex=1`,
+        '-fw_cfg', 'name=opt/org.tianocore/IPv4PXESupport,string=no', '-fw_cfg', 'name=opt/org.tianocore/IPv6PXESupport,string=no']
+    : ['-device', `e1000,netdev=n0,mac=${o.mac},${o.firmware === 'uefi' ? 'romfile=/usr/lib/ipxe/qemu/efi-e1000.rom' : 'romfile=/usr/lib/ipxe/qemu/pxe-e1000.rom'},bootindex=1`]
   const net = o.net ?? { tap: '' }
   if ('tap' in net) return ['-netdev', `tap,id=n0,ifname=${net.tap},script=no,downscript=no`, ...dev]
   // restrict=on: the guest reaches nothing but the explicit forwards (each connection runs a busybox nc)
@@ -63,7 +71,7 @@ function netArgs (o: VmOptions): string[] {
 export async function startVm (lab: Lab | undefined, o: VmOptions): Promise<Vm> {
   const args = ['-accel', 'tcg', '-machine', 'q35', '-m', String(o.memoryMiB ?? 1024), '-smp', '1',
     '-nographic', '-monitor', 'none', '-serial', `file:${o.serialLog}`, '-no-user-config', '-nodefaults']
-  if (o.firmware === 'uefi') {
+  if (o.firmware !== 'bios') {
     const vars = join(o.workDir ?? join(o.serialLog, '..'), `ovmf-vars-${o.mac.replace(/:/g, '')}.fd`)
     await copyFile(OVMF_VARS, vars)
     args.push('-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`,

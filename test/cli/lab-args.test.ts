@@ -1,0 +1,28 @@
+// `netboot lab` arguments: refused before anything is set up (the lab itself runs in test/e2e, through the same
+// startLabRun, one test per firmware).
+import t from 'tap'
+import { command } from '../../src/cli/lab.js'
+
+function io () {
+  const out: string[] = []
+  const err: string[] = []
+  return { out, err, io: { out: (l: string) => { out.push(l) }, err: (l: string) => { err.push(l) } } }
+}
+
+t.test('--uefi and --http-boot together: exit 2, saying why', async t => {
+  const c = io()
+  t.equal(await command.run(['--uefi', '--http-boot'], c.io), 2)
+  t.same(c.err, ['netboot lab: --uefi and --http-boot are two ways to boot; give one'])
+  t.same(c.out, [], 'nothing was prepared')
+})
+
+t.test('an unknown option: exit 2 with the parser\'s message', async t => {
+  const c = io()
+  t.equal(await command.run(['--pxe'], c.io), 2)
+  t.match(c.err.join('\n'), /^netboot lab: Unknown option '--pxe'/)
+})
+
+t.test('the usage names the three ways to boot', async t => {
+  t.match(command.usage, /--uefi \| --http-boot/)
+  t.match(command.usage, /^ {2}--http-boot +OVMF with its PXE turned off/m)
+})
