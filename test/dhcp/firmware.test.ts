@@ -1,15 +1,15 @@
 // Real firmware (QEMU, TCG) against the appliance's proxyDHCP beside a separate site DHCP server that gives
 // addresses only: the boot file the firmware fetches can only have come from our OFFER. See
-// test/dhcp/lab/firmware-boot.sh. Six boots (measured here: BIOS ~10 s each, OVMF x64 ~25 s, OVMF x64 HTTP Boot
-// ~15 s, AAVMF arm64 and OVMF IA32 ~10-20 s under TCG) run two at a time, longest first: never more than 2 QEMUs
-// from this file.
+// test/dhcp/lab/firmware-boot.sh. Seven boots (measured here: BIOS ~10 s each, OVMF x64 ~25 s, OVMF x64 HTTP Boot
+// ~15 s, AAVMF arm64 PXE and HTTP Boot and OVMF IA32 ~10-20 s under TCG) run two at a time, longest first: never
+// more than 2 QEMUs from this file.
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
 const script = fileURLToPath(new URL('./lab/firmware-boot.sh', import.meta.url))
 
-type Kind = 'bios' | 'ovmf' | 'ovmf-http' | 'aavmf' | 'ovmf32'
+type Kind = 'bios' | 'ovmf' | 'ovmf-http' | 'aavmf' | 'aavmf-http' | 'ovmf32'
 interface Boot { kind: Kind, seconds: number, mode?: 'proxy' | 'full' }
 
 function boot ({ kind, seconds, mode = 'proxy' }: Boot): Promise<string> {
@@ -38,9 +38,10 @@ async function pool (boots: Boot[], lanes: number): Promise<string[]> {
 
 t.test('firmware boots through our proxyDHCP', async t => {
   // Failure timeouts only: each boot stops as soon as its evidence is there.
-  const [ovmf, aavmf, ovmf32, ovmfHttp, bios, biosFull] = await pool([
+  const [ovmf, aavmf, ovmf32, ovmfHttp, aavmfHttp, bios, biosFull] = await pool([
     { kind: 'ovmf', seconds: 240 }, { kind: 'aavmf', seconds: 150 }, { kind: 'ovmf32', seconds: 150 },
-    { kind: 'ovmf-http', seconds: 150 }, { kind: 'bios', seconds: 90 }, { kind: 'bios', seconds: 90, mode: 'full' }
+    { kind: 'ovmf-http', seconds: 150 }, { kind: 'aavmf-http', seconds: 150 },
+    { kind: 'bios', seconds: 90 }, { kind: 'bios', seconds: 90, mode: 'full' }
   ], 2)
   t.test('SeaBIOS + iPXE ROM (already iPXE): fetches the HTTP script URL we offered', async t => {
     t.match(bios, /PROXY-REPLY .*10\.98\.0\.1\.67 > 255\.255\.255\.255\.68/, 'we answered the DISCOVER by broadcast')
@@ -63,6 +64,14 @@ t.test('firmware boots through our proxyDHCP', async t => {
     t.match(ovmfHttp, /HTTP-GET \/loaders\/ipxe\.efi\n(.*\n)*HTTP-GET \/boot\.ipxe/, 'it fetched the loader over HTTP, and the chained iPXE its script')
     t.notMatch(ovmfHttp, /TFTP-SENT/, 'no TFTP at all')
     t.match(ovmfHttp, /^CLIENT-ARCH Discover 7$/m, 'the chained iPXE asked as EFI x64 (arch 7) and got the script URL, not the loader again')
+  })
+  t.test('AAVMF arm64 UEFI HTTP Boot (its PXE off): arch 19, the arm64 loader URL from our HTTPClient OFFER', async t => {
+    t.match(aavmfHttp, /^CLIENT-ARCH Discover 19$/m, 'the firmware\'s DISCOVER carried option 93 = 19 (arm64 UEFI HTTP)')
+    t.notMatch(aavmfHttp, /^CLIENT-ARCH \S+ (?!19$)/m, 'and no request carried another arch')
+    t.match(aavmfHttp, /^FIRMWARE Start HTTP Boot over IPv4$/m, 'EDK2 took our offer as an HTTP Boot offer')
+    t.match(aavmfHttp, /^FIRMWARE URI: http:\/\/10\.98\.0\.1:8080\/loaders\/ipxe-arm64\.efi$/m, 'with the arm64 loader URI (loaders.httpArm64)')
+    t.match(aavmfHttp, /^HTTP-GET \/loaders\/ipxe-arm64\.efi$/m, 'and downloaded it (a placeholder: nothing to chain into)')
+    t.notMatch(aavmfHttp, /TFTP-SENT/, 'no TFTP at all')
   })
   // EDK2's PXE on arm64 (AAVMF) and IA32 (OVMF32): the lab serves placeholders under the default loader names
   // (Debian's ipxe has no arm64/ia32 build), so the firmware stops after the download; that is the DHCP side's job.

@@ -6,9 +6,10 @@
 #   ipxe ships neither; the appliance's defaults name them for option 93 = 11 / 6). A placeholder is enough: the
 #   evidence is that the firmware downloaded the file our OFFER named, not that it runs.
 #   ns nbd-fs<id>: dnsmasq as the site DHCP server (addresses only, no PXE options), 10.98.0.2, via veth
-# Usage: firmware-boot.sh bios|ovmf|ovmf-http|aavmf|ovmf32 [seconds] [proxy|full].
+# Usage: firmware-boot.sh bios|ovmf|ovmf-http|aavmf|aavmf-http|ovmf32 [seconds] [proxy|full].
 #   bios: SeaBIOS + iPXE ROM (arch 0); ovmf: OVMF x64 (arch 7); ovmf-http: OVMF x64 with its PXE turned off through
 #   fw_cfg, so it UEFI-HTTP-boots (arch 16, HTTPClient) the URL our OFFER names; aavmf: AAVMF arm64 on -M virt (arch 11);
+#   aavmf-http: the same with AAVMF (arch 19, a placeholder loader: it stops once the firmware downloaded it);
 #   ovmf32: OVMF IA32 on q35 with SMM (arch 6). aavmf/ovmf32 stop once the TFTP download happened. In full mode the site DHCP server is not started: the
 # appliance gives the address itself (pool 10.98.0.160-.170). Prints evidence lines (the test greps them):
 #   HTTP-GET <path>        iPXE fetched it from the URL our proxy OFFER/ACK named
@@ -62,6 +63,7 @@ PIDS+=($!)
 mkdir -p "$WORK/www/loaders"; printf '#!ipxe\necho netboot lab\nshell\n' > "$WORK/www/boot.ipxe"
 # UEFI HTTP Boot fetches its loader over HTTP: our OFFER names http://10.98.0.1:8080/loaders/ipxe.efi.
 ln -s /usr/lib/ipxe/ipxe.efi "$WORK/www/loaders/ipxe.efi"
+printf 'netboot lab placeholder for ipxe-arm64.efi\n' > "$WORK/www/loaders/ipxe-arm64.efi"
 # python's HTTPServer.server_bind calls getfqdn(), a DNS lookup that times out inside the namespace (~5 s):
 # skip it. Request lines ("GET /boot.ipxe ...") go to stderr, i.e. http.log.
 ip netns exec "$A" /usr/bin/python3 -c '
@@ -111,6 +113,13 @@ aavmf)
     -serial file:"$WORK/serial.log" -no-reboot
     -drive if=pflash,format=raw,readonly=on,file=/usr/share/AAVMF/AAVMF_CODE.fd -drive if=pflash,format=raw,file="$WORK/vars.fd"
     "${NIC[@]}" -device virtio-net-pci,netdev=n0,mac=52:54:00:98:00:03,romfile=,disable-legacy=on -boot n) ;;
+aavmf-http)
+  cp /usr/share/AAVMF/AAVMF_VARS.fd "$WORK/vars.fd"
+  QEMU=(qemu-system-aarch64 -accel tcg -M virt -cpu cortex-a57 -m 512 -display none -monitor none
+    -serial file:"$WORK/serial.log" -no-reboot
+    -drive if=pflash,format=raw,readonly=on,file=/usr/share/AAVMF/AAVMF_CODE.fd -drive if=pflash,format=raw,file="$WORK/vars.fd"
+    -fw_cfg name=opt/org.tianocore/IPv4PXESupport,string=no -fw_cfg name=opt/org.tianocore/IPv6PXESupport,string=no
+    "${NIC[@]}" -device virtio-net-pci,netdev=n0,mac=52:54:00:98:00:06,romfile=,disable-legacy=on -boot n) ;;
 ovmf32)
   # Debian's ovmf-ia32 ships only the SMM (secboot) build: q35 with SMM and a secure pflash. Its VARS has no keys
   # enrolled, so Secure Boot is off; it would not matter anyway, the download comes before any signature check.
@@ -130,7 +139,10 @@ PIDS+=($QPID)
 DONE='GET /boot.ipxe'; DONELOG="$WORK/http.log"
 # EDK2 reads the size first (a TFTP tsize request it aborts, which dnsmasq also logs as "sent"), so wait for
 # its own console line rather than dnsmasq's.
-case "$KIND" in aavmf|ovmf32) DONE='NBP file downloaded successfully'; DONELOG="$WORK/serial.log" ;; esac
+case "$KIND" in
+  aavmf|ovmf32) DONE='NBP file downloaded successfully'; DONELOG="$WORK/serial.log" ;;
+  aavmf-http) DONE='GET /loaders/ipxe-arm64.efi' ;;
+esac
 T0=$SECONDS
 for _ in $(seq 1 $((SECS * 2))); do grep -aq "$DONE" "$DONELOG" 2>/dev/null && break; sleep 0.5; done
 echo "QEMU-SECONDS $((SECONDS - T0))"
