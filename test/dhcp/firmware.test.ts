@@ -1,7 +1,7 @@
 // Real firmware (QEMU, TCG) against the appliance's proxyDHCP beside a separate site DHCP server that gives
 // addresses only: the boot file the firmware fetches can only have come from our OFFER. See
-// test/dhcp/lab/firmware-boot.sh. Seven boots (measured here: BIOS ~10 s each, OVMF x64 ~25 s, OVMF x64 HTTP Boot
-// ~15 s, AAVMF arm64 PXE and HTTP Boot and OVMF IA32 ~10-20 s under TCG) run two at a time, longest first: never
+// test/dhcp/lab/firmware-boot.sh. Eight boots (measured here: BIOS ~10 s each, OVMF x64 ~25 s, OVMF x64 HTTP Boot
+// ~15 s each, AAVMF arm64 PXE and HTTP Boot and OVMF IA32 ~10-20 s under TCG) run two at a time, longest first: never
 // more than 2 QEMUs from this file.
 import t from 'tap'
 import { spawn } from 'node:child_process'
@@ -38,9 +38,9 @@ async function pool (boots: Boot[], lanes: number): Promise<string[]> {
 
 t.test('firmware boots through our proxyDHCP', async t => {
   // Failure timeouts only: each boot stops as soon as its evidence is there.
-  const [ovmf, aavmf, ovmf32, ovmfHttp, aavmfHttp, bios, biosFull] = await pool([
+  const [ovmf, aavmf, ovmf32, ovmfHttp, ovmfHttpFull, aavmfHttp, bios, biosFull] = await pool([
     { kind: 'ovmf', seconds: 240 }, { kind: 'aavmf', seconds: 150 }, { kind: 'ovmf32', seconds: 150 },
-    { kind: 'ovmf-http', seconds: 150 }, { kind: 'aavmf-http', seconds: 150 },
+    { kind: 'ovmf-http', seconds: 150 }, { kind: 'ovmf-http', seconds: 150, mode: 'full' }, { kind: 'aavmf-http', seconds: 150 },
     { kind: 'bios', seconds: 90 }, { kind: 'bios', seconds: 90, mode: 'full' }
   ], 2)
   t.test('SeaBIOS + iPXE ROM (already iPXE): fetches the HTTP script URL we offered', async t => {
@@ -64,6 +64,12 @@ t.test('firmware boots through our proxyDHCP', async t => {
     t.match(ovmfHttp, /HTTP-GET \/loaders\/ipxe\.efi\n(.*\n)*HTTP-GET \/boot\.ipxe/, 'it fetched the loader over HTTP, and the chained iPXE its script')
     t.notMatch(ovmfHttp, /TFTP-SENT/, 'no TFTP at all')
     t.match(ovmfHttp, /^CLIENT-ARCH Discover 7$/m, 'the chained iPXE asked as EFI x64 (arch 7) and got the script URL, not the loader again')
+  })
+  t.test('full mode, OVMF UEFI HTTP Boot: our address and our loader URL in one OFFER, then boot.ipxe', async t => {
+    t.match(ovmfHttpFull, /^CLIENT-ARCH Discover 16$/m)
+    t.match(ovmfHttpFull, /^FIRMWARE URI: http:\/\/10\.98\.0\.1:8080\/loaders\/ipxe\.efi$/m, 'EDK2 took the URI from our OFFER')
+    t.match(ovmfHttpFull, /HTTP-SYN-FROM 10\.98\.0\.160\./, 'from the first pool address we offered')
+    t.match(ovmfHttpFull, /HTTP-GET \/loaders\/ipxe\.efi\n(.*\n)*HTTP-GET \/boot\.ipxe/, 'loader, then the chained iPXE\'s script')
   })
   t.test('AAVMF arm64 UEFI HTTP Boot (its PXE off): arch 19, the arm64 loader URL from our HTTPClient OFFER', async t => {
     t.match(aavmfHttp, /^CLIENT-ARCH Discover 19$/m, 'the firmware\'s DISCOVER carried option 93 = 19 (arm64 UEFI HTTP)')
