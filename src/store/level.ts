@@ -201,15 +201,15 @@ function deploymentStore (db: ClassicLevel<string, string>): DeploymentStore {
       return found.filter((d): d is Deployment => d !== undefined).sort(byCreated)
     }),
     list: async () => await guard('deployments.list', async () => await values(s)),
-    appendEvent: async (e) => await guard('deployments.appendEvent', async () =>
-      // Serialised per deployment: seq is read and written under the lock, so concurrent appends never collide.
-      await lock.run(`${SEP}ev${SEP}${e.deploymentId}`, async () => {
-        const seq = await nextSeq(e.deploymentId)
-        const stored = { ...e, seq } as DeploymentEvent
-        await ev.put(seqKey(e.deploymentId, seq), stored, CHATTY_EVENTS.has(e.type) ? {} : SYNC)
-        lastSeq.set(e.deploymentId, seq)
-        return JSON.parse(JSON.stringify(stored)) as DeploymentEvent
-      })),
+    appendEvent: async ({ deploymentId, ...e }) => await guard('deployments.appendEvent', async () => {
+      // Serialised per deployment (withEvents): concurrent appends never collide.
+      let stored: DeploymentEvent | undefined
+      await withEvents(deploymentId, [e], async (ops) => {
+        stored = ops[0].value
+        await db.batch(ops, CHATTY_EVENTS.has(e.type) ? {} : SYNC)
+      })
+      return JSON.parse(JSON.stringify(stored)) as DeploymentEvent
+    }),
     events: async (id) => await guard('deployments.events', async () =>
       await values(ev, { gt: `${id}${SEP}`, lt: `${id}\x01` }))
   }
