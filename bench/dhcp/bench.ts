@@ -15,7 +15,7 @@
 // KEEP_PCAP=<dir>: keep each target's capture there.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { copyFileSync } from 'node:fs'
+import { copyFileSync, readFileSync } from 'node:fs'
 import { tmpdir, loadavg, cpus } from 'node:os'
 import { join } from 'node:path'
 import { createLab, SERVER_IP, type Lab } from '../../test/dhcp/lab/netns.js'
@@ -114,7 +114,7 @@ async function main (): Promise<void> {
     await rm(captures, { recursive: true, force: true })
   }
   console.log(`perfdhcp DISCOVER→OFFER, ${RATE}/s for ${SECONDS} s, relay mode, PXE options (arch 7); appliance store: ${STORE}, ${CLIENTS} distinct clients${NICE !== '' ? `; appliance under nice -n ${NICE}` : ''}`)
-  console.log(`host: ${cpus().length} CPUs, load average ${loadavg().map(x => x.toFixed(1)).join(' ')} (other work shares the machine)`)
+  console.log(`host: ${cpus().length} CPUs, load average ${loadavg().map(x => x.toFixed(1)).join(' ')} (other work shares the machine)${haltPolling()}`)
   console.log('CPUs    target       sent   recv  drops  offers/s  p50 ms  p99 ms  p99 after 1st s  perfdhcp bursts/stalls  perfdhcp avg')
   for (const r of results) {
     console.log(`${r.layout.padEnd(7)} ${r.name.padEnd(10)} ${String(r.sent).padStart(6)} ${String(r.received).padStart(6)} ${String(r.drops).padStart(6)} ${String(r.offersPerSec).padStart(9)} ${r.p50.toFixed(3).padStart(7)} ${r.p99.toFixed(3).padStart(7)} ${r.p99Later.toFixed(3).padStart(16)} ${`${r.bursts}/${r.stalls}`.padStart(23)}  ${r.perfdhcpAvgMs}`)
@@ -132,3 +132,14 @@ async function main (): Promise<void> {
 }
 
 await main()
+
+/**
+ * The guest kernel's halt polling (cpuidle-haltpoll), when it has one: it sets what a wake-up costs, which
+ * dnsmasq pays and the appliance's busy polling avoids (bench/dhcp/README.md, seventh pass, the VM's idle loop).
+ */
+function haltPolling (): string {
+  try {
+    const ns = readFileSync('/sys/module/haltpoll/parameters/guest_halt_poll_ns', 'utf8').trim()
+    return `, guest halt polling ${ns} ns${ns === '0' ? ' (off: every wake-up from idle is a halt)' : ''}`
+  } catch { return '' }
+}
