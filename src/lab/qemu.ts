@@ -55,12 +55,13 @@ export async function blankDisk (path: string, bytes: number): Promise<void> {
 }
 
 function netArgs (o: VmOptions): string[] {
+  const rom = o.firmware === 'uefi' ? 'efi-e1000.rom' : 'pxe-e1000.rom'
   const dev = o.firmware === 'uefi-http'
     // OvmfPkg/RUNTIME_CONFIG.md: IPv4PXESupport/IPv6PXESupport=no leave HTTP Boot (IPv4, then IPv6) as the NIC's
     // boot options; romfile= keeps QEMU's iPXE ROM off the NIC, so EDK2's own network stack answers.
     ? ['-device', `virtio-net-pci,netdev=n0,mac=${o.mac},romfile=,disable-legacy=on,bootindex=1`,
         '-fw_cfg', 'name=opt/org.tianocore/IPv4PXESupport,string=no', '-fw_cfg', 'name=opt/org.tianocore/IPv6PXESupport,string=no']
-    : ['-device', `e1000,netdev=n0,mac=${o.mac},${o.firmware === 'uefi' ? 'romfile=/usr/lib/ipxe/qemu/efi-e1000.rom' : 'romfile=/usr/lib/ipxe/qemu/pxe-e1000.rom'},bootindex=1`]
+    : ['-device', `e1000,netdev=n0,mac=${o.mac},romfile=/usr/lib/ipxe/qemu/${rom},bootindex=1`]
   const net = o.net ?? { tap: '' }
   if ('tap' in net) return ['-netdev', `tap,id=n0,ifname=${net.tap},script=no,downscript=no`, ...dev]
   // restrict=on: the guest reaches nothing but the explicit forwards (each connection runs a busybox nc)

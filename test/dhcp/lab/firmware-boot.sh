@@ -89,6 +89,8 @@ grep -q READY "$WORK/svc.out" || { echo "appliance did not start"; cat "$WORK/sv
 for _ in $(seq 1 60); do grep -q 'Serving HTTP' "$WORK/http.log" 2>/dev/null && break; sleep 0.5; done
 
 NIC=(-netdev tap,id=n0,ifname="$TAP",script=no,downscript=no)
+# ovmf-http/aavmf-http: EDK2's PXE off (OvmfPkg/RUNTIME_CONFIG.md), which leaves UEFI HTTP Boot (IPv4, then IPv6).
+PXE_OFF=(-fw_cfg name=opt/org.tianocore/IPv4PXESupport,string=no -fw_cfg name=opt/org.tianocore/IPv6PXESupport,string=no)
 case "$KIND" in
 bios)
   QEMU=(qemu-system-x86_64 -accel tcg -m 256 -display none -monitor none -serial none -no-reboot
@@ -99,12 +101,11 @@ ovmf)
     -drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE.fd -drive if=pflash,format=raw,file="$WORK/vars.fd"
     "${NIC[@]}" -device virtio-net-pci,netdev=n0,mac=52:54:00:98:00:02,romfile=,disable-legacy=on -boot n) ;;
 ovmf-http)
-  # EDK2's HttpBootDxe is tried after PXE; turning PXE off (OvmfPkg/RUNTIME_CONFIG.md, IPv4PXESupport and
-  # IPv6PXESupport) leaves UEFI HTTP Boot (IPv4, then IPv6) as the NIC's boot options.
+  # EDK2's HttpBootDxe is tried after PXE, which PXE_OFF turns off.
   cp /usr/share/OVMF/OVMF_VARS.fd "$WORK/vars.fd"
   QEMU=(qemu-system-x86_64 -accel tcg -m 512 -display none -monitor none -serial file:"$WORK/serial.log" -no-reboot
     -drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE.fd -drive if=pflash,format=raw,file="$WORK/vars.fd"
-    -fw_cfg name=opt/org.tianocore/IPv4PXESupport,string=no -fw_cfg name=opt/org.tianocore/IPv6PXESupport,string=no
+    "${PXE_OFF[@]}"
     "${NIC[@]}" -device virtio-net-pci,netdev=n0,mac=52:54:00:98:00:05,romfile=,disable-legacy=on -boot n) ;;
 aavmf)
   # AAVMF's own VirtioNetDxe + PxeBcDxe (romfile= keeps QEMU's x86 iPXE ROM off the NIC).
@@ -118,7 +119,7 @@ aavmf-http)
   QEMU=(qemu-system-aarch64 -accel tcg -M virt -cpu cortex-a57 -m 512 -display none -monitor none
     -serial file:"$WORK/serial.log" -no-reboot
     -drive if=pflash,format=raw,readonly=on,file=/usr/share/AAVMF/AAVMF_CODE.fd -drive if=pflash,format=raw,file="$WORK/vars.fd"
-    -fw_cfg name=opt/org.tianocore/IPv4PXESupport,string=no -fw_cfg name=opt/org.tianocore/IPv6PXESupport,string=no
+    "${PXE_OFF[@]}"
     "${NIC[@]}" -device virtio-net-pci,netdev=n0,mac=52:54:00:98:00:06,romfile=,disable-legacy=on -boot n) ;;
 ovmf32)
   # Debian's ovmf-ia32 ships only the SMM (secboot) build: q35 with SMM and a secure pflash. Its VARS has no keys
