@@ -1,8 +1,8 @@
 // Real firmware (QEMU, TCG) against the appliance's proxyDHCP beside a separate site DHCP server that gives
 // addresses only: the boot file the firmware fetches can only have come from our OFFER. See
 // test/dhcp/lab/firmware-boot.sh. Eight boots (measured here: BIOS ~10 s each, OVMF x64 ~25 s, OVMF x64 HTTP Boot
-// ~15 s each, AAVMF arm64 PXE and HTTP Boot and OVMF IA32 ~10-20 s under TCG) run two at a time, longest first: never
-// more than 2 QEMUs from this file.
+// ~15 s each, AAVMF arm64 PXE and HTTP Boot into Debian trixie's arm64 iPXE ~20 s each, OVMF IA32 ~10 s, under TCG)
+// run two at a time, longest first: never more than 2 QEMUs from this file.
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -71,18 +71,29 @@ t.test('firmware boots through our proxyDHCP', async t => {
     t.match(ovmfHttpFull, /HTTP-SYN-FROM 10\.98\.0\.160\./, 'from the first pool address we offered')
     t.match(ovmfHttpFull, /HTTP-GET \/loaders\/ipxe\.efi\n(.*\n)*HTTP-GET \/boot\.ipxe/, 'loader, then the chained iPXE\'s script')
   })
-  t.test('AAVMF arm64 UEFI HTTP Boot (its PXE off): arch 19, the arm64 loader URL from our HTTPClient OFFER', async t => {
+  // arm64: Debian trixie's iPXE build (scripts/fetch-arm64-ipxe.sh), chained by AAVMF over TFTP (arch 11) or HTTP
+  // (arch 19); the chained iPXE asks as arch 11 with user class iPXE and must get the script URL, not the loader again.
+  t.test('AAVMF arm64 (EDK2 PXE on -M virt): option 93 = 11, TFTP ipxe-arm64.efi, then the chained arm64 iPXE fetches boot.ipxe', async t => {
+    t.match(aavmf, /^CLIENT-ARCH Discover 11$/m, 'the firmware\'s DISCOVER carried option 93 = 11')
+    t.notMatch(aavmf, /^CLIENT-ARCH \S+ (?!11$)/m, 'and no request carried another arch (iPXE asks as 11 too)')
+    t.match(aavmf, /PROXY-REPLY .*10\.98\.0\.1\.67 > 255\.255\.255\.255\.68/, 'we answered the DISCOVER by broadcast')
+    t.match(aavmf, /^FIRMWARE NBP filename is ipxe-arm64\.efi$/m, 'the firmware took the boot file our OFFER named')
+    t.match(aavmf, /^FIRMWARE NBP file downloaded successfully/m, 'and downloaded it')
+    t.notMatch(aavmf, /^TFTP-SENT (?!ipxe-arm64\.efi$)/m, 'dnsmasq served that file and nothing else')
+    t.match(aavmf, /^FIRMWARE iPXE 1\.\d+/m, 'the loader ran: iPXE printed its banner on the arm64 serial console')
+    t.match(aavmf, /^HTTP-GET \/boot\.ipxe$/m, 'and the chained iPXE fetched the script URL from our second OFFER')
+  })
+  t.test('AAVMF arm64 UEFI HTTP Boot (its PXE off): arch 19, the arm64 loader URL from our HTTPClient OFFER, then boot.ipxe', async t => {
     t.match(aavmfHttp, /^CLIENT-ARCH Discover 19$/m, 'the firmware\'s DISCOVER carried option 93 = 19 (arm64 UEFI HTTP)')
-    t.notMatch(aavmfHttp, /^CLIENT-ARCH \S+ (?!19$)/m, 'and no request carried another arch')
     t.match(aavmfHttp, /^FIRMWARE Start HTTP Boot over IPv4$/m, 'EDK2 took our offer as an HTTP Boot offer')
     t.match(aavmfHttp, /^FIRMWARE URI: http:\/\/10\.98\.0\.1:8080\/loaders\/ipxe-arm64\.efi$/m, 'with the arm64 loader URI (loaders.httpArm64)')
-    t.match(aavmfHttp, /^HTTP-GET \/loaders\/ipxe-arm64\.efi$/m, 'and downloaded it (a placeholder: nothing to chain into)')
+    t.match(aavmfHttp, /HTTP-GET \/loaders\/ipxe-arm64\.efi\n(.*\n)*HTTP-GET \/boot\.ipxe/, 'it fetched the loader over HTTP, and the chained iPXE its script')
+    t.match(aavmfHttp, /^CLIENT-ARCH Discover 11$/m, 'the chained iPXE asked as EFI arm64 (arch 11)')
     t.notMatch(aavmfHttp, /TFTP-SENT/, 'no TFTP at all')
   })
-  // EDK2's PXE on arm64 (AAVMF) and IA32 (OVMF32): the lab serves placeholders under the default loader names
-  // (Debian's ipxe has no arm64/ia32 build), so the firmware stops after the download; that is the DHCP side's job.
+  // EDK2's PXE on IA32 (OVMF32): no Debian release builds iPXE for IA32, so the lab serves a placeholder under the
+  // default loader name and the firmware stops after the download; that is the DHCP side's job.
   const edk2 = [
-    { name: 'AAVMF arm64 (EDK2 PXE on -M virt)', out: aavmf, arch: 11, file: 'ipxe-arm64.efi' },
     { name: 'OVMF IA32 (EDK2 PXE on q35)', out: ovmf32, arch: 6, file: 'ipxe-ia32.efi' }
   ]
   for (const { name, out, arch, file } of edk2) {

@@ -2,21 +2,23 @@
 # Real firmware against the appliance's proxyDHCP, beside a separate "site" DHCP server:
 #   ns nbd-fa<id>: bridge + QEMU tap + the appliance (src/dhcp via run-service.ts, proxy mode, 10.98.0.1)
 #                  + dnsmasq as TFTP-only server + python http.server on :8080
-#   TFTP root: a temp dir with links to /usr/lib/ipxe/* plus placeholder ipxe-arm64.efi / ipxe-ia32.efi (Debian's
-#   ipxe ships neither; the appliance's defaults name them for option 93 = 11 / 6). A placeholder is enough: the
-#   evidence is that the firmware downloaded the file our OFFER named, not that it runs.
+#   TFTP root: a temp dir with links to /usr/lib/ipxe/* (ipxe-arm64.efi included: scripts/fetch-arm64-ipxe.sh puts
+#   Debian trixie's arm64 build there) plus a placeholder ipxe-ia32.efi (no Debian release builds iPXE for IA32;
+#   the appliance's defaults name it for option 93 = 6). For IA32 the evidence is that the firmware downloaded the
+#   file our OFFER named, not that it runs.
 #   ns nbd-fs<id>: dnsmasq as the site DHCP server (addresses only, no PXE options), 10.98.0.2, via veth
 # Usage: firmware-boot.sh bios|ovmf|ovmf-http|aavmf|aavmf-http|ovmf32 [seconds] [proxy|full].
 #   bios: SeaBIOS + iPXE ROM (arch 0); ovmf: OVMF x64 (arch 7); ovmf-http: OVMF x64 with its PXE turned off through
 #   fw_cfg, so it UEFI-HTTP-boots (arch 16, HTTPClient) the URL our OFFER names; aavmf: AAVMF arm64 on -M virt (arch 11);
-#   aavmf-http: the same with AAVMF (arch 19, a placeholder loader: it stops once the firmware downloaded it);
-#   ovmf32: OVMF IA32 on q35 with SMM (arch 6). aavmf/ovmf32 stop once the TFTP download happened. In full mode the site DHCP server is not started: the
+#   aavmf-http: the same with AAVMF's PXE off (arch 19, HTTPClient); ovmf32: OVMF IA32 on q35 with SMM (arch 6), which
+#   stops once the TFTP download happened (placeholder loader). In full mode the site DHCP server is not started: the
 # appliance gives the address itself (pool 10.98.0.160-.170). Prints evidence lines (the test greps them):
 #   HTTP-GET <path>        iPXE fetched it from the URL our proxy OFFER/ACK named
 #   TFTP-SENT <file>       firmware downloaded the loader our proxy OFFER named (dnsmasq's log)
 #   PROXY-REPLY <summary>  every reply the appliance sent (tcpdump)
 #   FIRMWARE ...           EDK2's console lines about the boot file (aavmf/ovmf32/ovmf-http: serial console): "NBP file
-#                          downloaded successfully", "Start HTTP Boot over IPv4", "URI: http://…"
+#                          downloaded successfully", "Start HTTP Boot over IPv4", "URI: http://…", and the banner of an
+#                          iPXE chained on it ("iPXE 1.21.1+…")
 #   CLIENT-ARCH <type> <n> option 93 of each DISCOVER/REQUEST the firmware sent (tcpdump -v), e.g. "Discover 11"
 set -euo pipefail
 KIND=${1:-bios}; SECS=${2:-60}; MODE=${3:-proxy}
@@ -45,7 +47,8 @@ for l in "$TAP" "$VA" "$BR"; do ip -n "$A" link set "$l" up; done
 ip -n "$S" link set "$VS" up
 ip -n "$A" route add default dev "$BR"
 mkdir -p "$WORK/tftp"; chmod 755 "$WORK" "$WORK/tftp"; ln -s /usr/lib/ipxe/* "$WORK/tftp/"
-for f in ipxe-arm64.efi ipxe-ia32.efi; do printf 'netboot lab placeholder for %s\n' "$f" > "$WORK/tftp/$f"; done
+[ -s /usr/lib/ipxe/ipxe-arm64.efi ] || { echo "no /usr/lib/ipxe/ipxe-arm64.efi: run scripts/fetch-arm64-ipxe.sh"; exit 1; }
+printf 'netboot lab placeholder for ipxe-ia32.efi\n' > "$WORK/tftp/ipxe-ia32.efi"
 
 # Site DHCP (addresses only) + IPv6 RA so iPXE does not stall (DESIGN.md).
 # Started as a plain command (not `[ … ] && cmd &`, whose $! is a subshell that cleanup would kill while dnsmasq
@@ -61,9 +64,9 @@ ip netns exec "$A" dnsmasq -k --conf-file=/dev/null --port=0 --interface="$BR" -
   --log-facility="$WORK/tftp.log" &
 PIDS+=($!)
 mkdir -p "$WORK/www/loaders"; printf '#!ipxe\necho netboot lab\nshell\n' > "$WORK/www/boot.ipxe"
-# UEFI HTTP Boot fetches its loader over HTTP: our OFFER names http://10.98.0.1:8080/loaders/ipxe.efi.
-ln -s /usr/lib/ipxe/ipxe.efi "$WORK/www/loaders/ipxe.efi"
-printf 'netboot lab placeholder for ipxe-arm64.efi\n' > "$WORK/www/loaders/ipxe-arm64.efi"
+# UEFI HTTP Boot fetches its loader over HTTP: our OFFER names http://10.98.0.1:8080/loaders/ipxe.efi (x64) or
+# …/loaders/ipxe-arm64.efi (arm64).
+ln -s /usr/lib/ipxe/ipxe.efi /usr/lib/ipxe/ipxe-arm64.efi "$WORK/www/loaders/"
 # python's HTTPServer.server_bind calls getfqdn(), a DNS lookup that times out inside the namespace (~5 s):
 # skip it. Request lines ("GET /boot.ipxe ...") go to stderr, i.e. http.log.
 ip netns exec "$A" /usr/bin/python3 -c '
@@ -135,14 +138,13 @@ esac
 ip netns exec "$A" "${QEMU[@]}" &
 QPID=$!
 PIDS+=($QPID)
-# Stop as soon as iPXE fetched its script (the end of the DHCP side's job), or for aavmf/ovmf32 (placeholder
-# loaders, nothing to chain into) as soon as the loader was downloaded; or after SECS.
+# Stop as soon as iPXE fetched its script (the end of the DHCP side's job), or for ovmf32 (placeholder loader,
+# nothing to chain into) as soon as the loader was downloaded; or after SECS.
 DONE='GET /boot.ipxe'; DONELOG="$WORK/http.log"
 # EDK2 reads the size first (a TFTP tsize request it aborts, which dnsmasq also logs as "sent"), so wait for
 # its own console line rather than dnsmasq's.
 case "$KIND" in
-  aavmf|ovmf32) DONE='NBP file downloaded successfully'; DONELOG="$WORK/serial.log" ;;
-  aavmf-http) DONE='GET /loaders/ipxe-arm64.efi' ;;
+  ovmf32) DONE='NBP file downloaded successfully'; DONELOG="$WORK/serial.log" ;;
 esac
 T0=$SECONDS
 for _ in $(seq 1 $((SECS * 2))); do grep -aq "$DONE" "$DONELOG" 2>/dev/null && break; sleep 0.5; done
@@ -150,7 +152,7 @@ echo "QEMU-SECONDS $((SECONDS - T0))"
 kill "$QPID" 2>/dev/null || true
 sleep 1
 grep -o 'GET /[^ ]*' "$WORK/http.log" | sed 's/^GET /HTTP-GET /' || true
-[ -f "$WORK/serial.log" ] && { tr -d '\r' < "$WORK/serial.log" | grep -aoE 'NBP file.*|Start HTTP Boot over IPv[46]|URI: [^ ]+' | sed 's/^ */FIRMWARE /' || true; }
+[ -f "$WORK/serial.log" ] && { tr -d '\r' < "$WORK/serial.log" | grep -aoE 'NBP file.*|Start HTTP Boot over IPv[46]|URI: [^ ]+|iPXE [0-9][0-9A-Za-z.+~-]*' | sed 's/^ */FIRMWARE /' || true; }
 grep -o "sent $WORK/tftp/[^ ]*" "$WORK/tftp.log" | sed "s#^sent $WORK/tftp/#TFTP-SENT #" || true
 tcpdump -r "$WORK/all.pcap" -n 'udp port 67 or udp port 68 or udp port 4011' 2>/dev/null | awk '/^[0-9]/ {hdr=$0} /10\.98\.0\.1\.(67|4011) >/ {print "PROXY-REPLY " $0}' | sed 's/  */ /g' || true
 tcpdump -r "$WORK/all.pcap" -n -v 'udp dst port 67 or udp dst port 4011' 2>/dev/null | awk '/DHCP-Message \(53\)/ {m=$NF} /ARCH \(93\)/ {print "CLIENT-ARCH " m " " $NF}' || true
