@@ -84,7 +84,7 @@ export const BootLoadersSchema = Type.Object({
 export const PathsSchema = Type.Object({
   images: Str('the image store (WIM files)', { default: 'images' }),
   state: Str('the state store (level database) and temporary uploads', { default: 'state' }),
-  pe: Str('directory holding the built Linux PE (vmlinuz, initrd.img)', { default: 'boot/pe/build' }),
+  pe: Str('directory holding the built Linux PE: vmlinuz and initrd.img for x86-64, the same in arm64/ for arm64 (netboot pe build [--arch arm64])', { default: 'boot/pe/build' }),
   winpe: Type.Optional(Str('directory holding WinPE files (wimboot, BCD, boot.sdi, boot.wim), if the admin supplies them')),
   files: Str('directory of driver/file packages that applyFiles steps name', { default: 'files' })
 }, { additionalProperties: false, default: {} })

@@ -3,6 +3,7 @@
 // Every value that reaches a script is either a URL we built (query values percent-encoded), an id matching the
 // config's Id pattern, or text passed through `label()`, so nothing a client or an admin writes can inject commands.
 import type { Arch } from '../config/schema.js'
+import { peUrlPath, type PeArch } from '../pe/arch.js'
 
 /**
  * iPXE settings sent to /boot/decide, as `${setting}` references. `netX` is the interface that last opened, i.e.
@@ -29,7 +30,7 @@ export interface MenuItem { id: string, label: string }
 export type ScriptView =
   | { kind: 'entry', baseUrl: string }
   | { kind: 'local', arch: Arch, reason: string }
-  | { kind: 'deploy', baseUrl: string, arch: Arch, deploymentId: string, token: string, title: string }
+  | { kind: 'deploy', baseUrl: string, arch: Arch, pe: PeArch, deploymentId: string, token: string, title: string }
   | { kind: 'deploy-winpe', baseUrl: string, arch: Arch, deploymentId: string, token: string, title: string }
   | { kind: 'login', baseUrl: string, arch: Arch, mac: string }
   | { kind: 'menu', baseUrl: string, arch: Arch, mac: string, items: MenuItem[], timeoutMs: number, withPassword: boolean }
@@ -92,16 +93,27 @@ function localBoot (arch: Arch): string[] {
   return ['exit']
 }
 
-function kernelArgs (v: { baseUrl: string, token: string, deploymentId: string }): string {
-  return `netboot.url=${v.baseUrl} netboot.token=${v.token} netboot.deployment=${v.deploymentId} console=tty0 console=ttyS0,115200`
+/**
+ * The serial console by PE architecture: PCs have a 16550 at ttyS0; arm64 servers and QEMU's virt machine a PL011
+ * at ttyAMA0 (machines whose UART is something else still get it from the ACPI SPCR table). The last console= is
+ * /dev/console, where the runner's output goes.
+ */
+const SERIAL_CONSOLE: Record<PeArch, string> = { amd64: 'ttyS0,115200', arm64: 'ttyAMA0,115200' }
+
+function kernelArgs (v: { baseUrl: string, token: string, deploymentId: string, pe: PeArch }): string {
+  return `netboot.url=${v.baseUrl} netboot.token=${v.token} netboot.deployment=${v.deploymentId} console=tty0 console=${SERIAL_CONSOLE[v.pe]}`
 }
 
-/** The Linux PE: `initrd=initrd.img` names the initrd for the EFI stub (UEFI) and is ignored on BIOS. */
+/**
+ * The Linux PE of the machine's architecture: `initrd=initrd.img` names the initrd for the EFI stub (UEFI x64 and
+ * arm64, where iPXE starts the kernel as an EFI application) and is ignored on BIOS.
+ */
 function deployLinux (v: Extract<ScriptView, { kind: 'deploy' }>): string {
+  const pe = `${v.baseUrl}${peUrlPath(v.pe)}`
   return lines(
     `# Deployment ${v.deploymentId}: ${label(v.title)}. The token is valid for this deployment only.`,
-    `kernel ${v.baseUrl}/pe/vmlinuz initrd=initrd.img ${kernelArgs(v)} || goto failed`,
-    `initrd ${v.baseUrl}/pe/initrd.img || goto failed`,
+    `kernel ${pe}/vmlinuz initrd=initrd.img ${kernelArgs(v)} || goto failed`,
+    `initrd ${pe}/initrd.img || goto failed`,
     'boot || goto failed',
     ':failed',
     ...retryTail(v.baseUrl, 'could not boot the PE')

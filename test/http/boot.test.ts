@@ -1,6 +1,8 @@
 // The iPXE-facing routes, through the real policy and deployments service: what each machine is told to run.
 import t from 'tap'
 import { createHash } from 'node:crypto'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { BASE, makeLab, type Lab } from './helpers.js'
 import { failingStore } from '../../src/store/broken.js'
 
@@ -213,6 +215,41 @@ sleep 10 && chain --autofree ${BASE}/boot.ipxe
   t.equal(ini.body, `[netboot]\r\nurl=${BASE}\r\ndeployment=${id}\r\ntoken=${decodeURIComponent(token)}\r\n`)
   t.equal((await lab.app.inject({ url: '/pe/v1/winpe/netboot.ini?token=nope' })).statusCode, 401)
   t.equal((await lab.app.inject({ url: '/pe/v1/winpe/netboot.ini' })).statusCode, 401)
+})
+
+t.test('a deployment begins only when the PE of the machine\'s architecture is there', async t => {
+  const lab = await makeLab(t, POLICY, { winpe: true })
+  const refusedEfi = (message: string) => `#!ipxe
+echo netboot: ${message}
+sleep 5
+exit
+`
+  // M1 as an arm64 UEFI machine (iPXE's arm64 build: platform efi, buildarch arm64), no arm64 PE built yet.
+  t.equal(await get(lab, decideUrl(M1, 'efi', 'arm64')), refusedEfi('the arm64 PE is not built on the appliance (netboot pe build --arch arm64)'))
+  t.equal((await lab.ctx.store.deployments.list()).length, 0, 'no deployment was begun that the machine could not boot')
+  await mkdir(join(lab.dirs.pe, 'arm64'))
+  for (const f of ['vmlinuz', 'initrd.img']) await writeFile(join(lab.dirs.pe, 'arm64', f), `arm64 ${f}`)
+  const body = await get(lab, decideUrl(M1, 'efi', 'arm64'))
+  t.match(body, `kernel ${BASE}/pe/arm64/vmlinuz initrd=initrd.img `, 'once built, the arm64 PE')
+  t.match(body, ' console=tty0 console=ttyAMA0,115200 ', 'with the PL011 serial console')
+  t.match(body, `initrd ${BASE}/pe/arm64/initrd.img `)
+  t.equal((await lab.ctx.store.deployments.list()).length, 1)
+  // An IA32 UEFI machine (buildarch i386 on efi): no PE exists for it at all.
+  t.match(await get(lab, decideUrl(M2, 'efi', 'i386')), /^menu /m, 'M2 has available deployments only: the menu')
+  const ia32 = await get(lab, `/boot/select?adv=av-win11&mac=${enc(M2)}&platform=efi&buildarch=i386`)
+  t.equal(ia32, refusedEfi('no PE for efi-ia32 machines (the Linux PE is built for x86-64 and arm64)'))
+  // WinPE through wimboot is for x86-64 machines: M3 asks as arm64.
+  t.equal(await get(lab, decideUrl(M3, 'efi', 'arm64')), refusedEfi('the task sequence boots WinPE, which is set up for x86-64 machines; this one is efi-arm64'))
+  t.equal((await lab.ctx.store.deployments.list()).length, 1, 'neither began a deployment')
+  // And the amd64 PE itself missing.
+  const bare = await makeLab(t, POLICY, { pe: false })
+  t.equal(await get(bare, decideUrl(M1)), `#!ipxe
+echo netboot: the amd64 PE is not built on the appliance (netboot pe build)
+sleep 5
+sanboot --no-describe --drive 0x80 || exit
+exit
+`)
+  t.equal((await bare.ctx.store.deployments.list()).length, 0)
 })
 
 t.test('a store failure gives a script that prints the error and retries, and starts nothing', async t => {

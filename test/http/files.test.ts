@@ -24,6 +24,9 @@ async function withFiles (t: { teardown (fn: () => unknown): void }): Promise<La
   await symlink(join(lab.dir, 'boot-ipxe.efi'), join(tftp, 'ipxe.efi'))      // as Debian's ipxe package does
   await writeFile(join(pe, 'vmlinuz'), 'kernel')
   await writeFile(join(pe, 'initrd.img'), 'initrd')
+  await mkdir(join(pe, 'arm64'))
+  await writeFile(join(pe, 'arm64', 'vmlinuz'), 'arm64 kernel')
+  await writeFile(join(pe, 'arm64', 'initrd.img'), 'arm64 initrd')
   await writeFile(join(winpe, 'BCD'), 'bcd')
   await mkdir(join(files, 'drivers'))
   await writeFile(join(files, 'drivers', 'net.inf'), 'inf')
@@ -39,7 +42,8 @@ t.test('files are served from their roots with ETag and Range', async t => {
   const table: Array<[string, string]> = [
     ['/loaders/undionly.kpxe', 'bios loader'], ['/loaders/sub/x.efi', 'efi loader'], ['/loaders/inner-link', 'efi loader'],
     ['/loaders/ipxe.efi', 'efi loader outside'],                  // named in bootLoaders: its link is followed
-    ['/pe/vmlinuz', 'kernel'], ['/pe/initrd.img', 'initrd'], ['/winpe/BCD', 'bcd'], ['/files/drivers/net.inf', 'inf']
+    ['/pe/vmlinuz', 'kernel'], ['/pe/initrd.img', 'initrd'], ['/pe/arm64/vmlinuz', 'arm64 kernel'], ['/pe/arm64/initrd.img', 'arm64 initrd'],
+    ['/winpe/BCD', 'bcd'], ['/files/drivers/net.inf', 'inf']
   ]
   for (const [url, body] of table) {
     const r = await lab.app.inject({ url })
@@ -53,10 +57,13 @@ t.test('files are served from their roots with ETag and Range', async t => {
 })
 
 t.test('missing PE and WinPE files say what to do', async t => {
-  const lab = await makeLab(t, '')
+  const lab = await makeLab(t, '', { pe: false })
   const r = await lab.app.inject({ url: '/pe/initrd.img' })
   t.equal(r.statusCode, 404)
-  t.same(r.json(), { code: 'NB_ERR_HTTP_NO_FILE', message: 'no file initrd.img in the PE directory: run `netboot pe build` (or set paths.pe)' })
+  t.same(r.json(), { code: 'NB_ERR_HTTP_NO_FILE', message: 'no file initrd.img in the amd64 PE directory: run `netboot pe build` (or set paths.pe)' })
+  const a = await lab.app.inject({ url: '/pe/arm64/vmlinuz' })
+  t.equal(a.statusCode, 404)
+  t.same(a.json(), { code: 'NB_ERR_HTTP_NO_FILE', message: 'no file vmlinuz in the arm64 PE directory: run `netboot pe build --arch arm64` (or set paths.pe)' })
   const w = await lab.app.inject({ url: '/winpe/wimboot' })
   t.equal(w.statusCode, 404)
   t.match(w.json().message, 'WinPE is not configured: set paths.winpe')

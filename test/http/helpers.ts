@@ -58,6 +58,8 @@ export interface LabOptions {
   store?: (inner: Store) => Store
   /** set paths.winpe to <dir>/winpe */
   winpe?: boolean
+  /** false: no amd64 PE stand-in in paths.pe (default: vmlinuz and initrd.img, a few bytes each) */
+  pe?: boolean
   /** ports.http (default 0: any free port) */
   httpPort?: number
   /** server.httpBaseUrl (default BASE) */
@@ -72,6 +74,8 @@ export async function makeLab (t: TapLike, extraYaml = '', opts: LabOptions = {}
     tftp: join(dir, 'tftp'), winpe: join(dir, 'winpe'), state: join(dir, 'state')
   }
   for (const d of Object.values(dirs)) await mkdir(d, { recursive: true })
+  // An amd64 PE stand-in: a deployment only begins when the PE of the machine's architecture is built.
+  if (opts.pe !== false) for (const f of ['vmlinuz', 'initrd.img']) await writeFile(join(dirs.pe, f), `stand-in ${f}`)
   let cfg = await configFor(dir, extraYaml, opts)
   const holder: ConfigHolder = {
     current: () => cfg,

@@ -30,10 +30,22 @@ exit
 })
 
 t.test('deploy: Linux PE with URL, token and deployment on the kernel command line', async t => {
-  t.equal(render({ kind: 'deploy', baseUrl: B, arch: 'efi-x64', deploymentId: 'd1', token: 'TOK_en-1', title: 'Windows 11 Pro' }), `#!ipxe
+  t.equal(render({ kind: 'deploy', baseUrl: B, arch: 'efi-x64', pe: 'amd64', deploymentId: 'd1', token: 'TOK_en-1', title: 'Windows 11 Pro' }), `#!ipxe
 # Deployment d1: Windows 11 Pro. The token is valid for this deployment only.
 kernel http://10.0.0.1:8080/pe/vmlinuz initrd=initrd.img netboot.url=http://10.0.0.1:8080 netboot.token=TOK_en-1 netboot.deployment=d1 console=tty0 console=ttyS0,115200 || goto failed
 initrd http://10.0.0.1:8080/pe/initrd.img || goto failed
+boot || goto failed
+:failed
+echo netboot: could not boot the PE; retrying in 10 seconds
+sleep 10 && chain --autofree http://10.0.0.1:8080/boot.ipxe
+`)
+})
+
+t.test('deploy: an arm64 machine gets the arm64 PE, with its console on the PL011 (ttyAMA0)', async t => {
+  t.equal(render({ kind: 'deploy', baseUrl: B, arch: 'efi-arm64', pe: 'arm64', deploymentId: 'd3', token: 'T', title: 'Ubuntu arm64' }), `#!ipxe
+# Deployment d3: Ubuntu arm64. The token is valid for this deployment only.
+kernel http://10.0.0.1:8080/pe/arm64/vmlinuz initrd=initrd.img netboot.url=http://10.0.0.1:8080 netboot.token=T netboot.deployment=d3 console=tty0 console=ttyAMA0,115200 || goto failed
+initrd http://10.0.0.1:8080/pe/arm64/initrd.img || goto failed
 boot || goto failed
 :failed
 echo netboot: could not boot the PE; retrying in 10 seconds

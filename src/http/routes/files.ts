@@ -6,10 +6,10 @@ import type { AppContext } from '../../service.js'
 import { FileMissingError } from '../errors.js'
 import { resolveInside } from '../safe-path.js'
 import { sendFile } from '../send-file.js'
+import { PE_ARCHES, peBuildCommand, peDirFor, peUrlPath } from '../../pe/arch.js'
 
 type Wild = FastifyRequest<{ Params: { '*': string } }>
 
-const PE_HINT = ' in the PE directory: run `netboot pe build` (or set paths.pe)'
 
 export default async function fileRoutes (app: FastifyInstance, { ctx }: { ctx: AppContext }): Promise<void> {
   const cfg = (): AppConfig => ctx.config.current()
@@ -24,8 +24,12 @@ export default async function fileRoutes (app: FastifyInstance, { ctx }: { ctx: 
     return await sendFile(req, reply, await resolveInside(cfg().tftp.root, rel, '', named))
   })
 
-  for (const name of ['vmlinuz', 'initrd.img']) {
-    get(`/pe/${name}`, async (req, reply) => await serve(req, reply, cfg().paths.pe, name, PE_HINT))
+  // The Linux PE of each architecture: /pe/* from paths.pe (amd64), /pe/arm64/* from paths.pe/arm64.
+  for (const arch of PE_ARCHES) {
+    const hint = ` in the ${arch} PE directory: run \`${peBuildCommand(arch)}\` (or set paths.pe)`
+    for (const name of ['vmlinuz', 'initrd.img']) {
+      get(`${peUrlPath(arch)}/${name}`, async (req, reply) => await serve(req, reply, peDirFor(cfg().paths.pe, arch), name, hint))
+    }
   }
 
   get('/winpe/*', async (req: Wild, reply) => {
