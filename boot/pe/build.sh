@@ -1,29 +1,33 @@
 #!/usr/bin/env bash
-# Builds the netboot Linux PE (vmlinuz + initrd.img) from Debian packages only:
-#   - the kernel: `apt-get download` of the package linux-image-amd64 depends on, unpacked with dpkg-deb -x
-#     into a cache dir (nothing is installed on the host); only the modules listed below (and what they
-#     depend on, resolved by modprobe --show-depends) go into the initramfs, then depmod runs on that tree;
-#   - the userland: binaries of the host's installed Debian packages (scripts/install-deps.sh) copied with
-#     every shared library ldd names: busybox-static, wimtools, ntfs-3g, fdisk, dosfstools, e2fsprogs, curl,
-#     jq, httpfs2 (+ libfuse2), kmod, util-linux;
+# Builds the netboot Linux PE (vmlinuz + initrd.img) for one Debian architecture, from Debian packages only:
+#   - the kernel: `apt-get download` of the package linux-image-ARCH depends on, unpacked with dpkg-deb -x
+#     into a cache dir (nothing is installed on the host); only the modules build.d/ARCH.sh lists (and what
+#     they depend on, resolved by modprobe --show-depends) go into the initramfs, then depmod runs on that tree;
+#   - the userland: busybox-static, wimtools, ntfs-3g, fdisk, dosfstools, e2fsprogs, curl, jq, httpfs2
+#     (+ libfuse2), kmod, util-linux, gdisk, parted. amd64 (build.d/amd64.sh): the host's installed packages
+#     (scripts/install-deps.sh) copied with every shared library ldd names. arm64 (build.d/arm64.sh): the same
+#     packages of Debian bookworm arm64, fetched by apt in a private state under the cache dir, unpacked into a
+#     sysroot and copied with the libraries their DT_NEEDED entries name;
 #   - /init, /netboot/runner.sh, the udhcpc script and every other boot/pe/*.sh (capture.sh, ...).
-# Cached: a hash of the inputs (package versions, the scripts, the module list) is kept next to the output;
-# nothing is rebuilt while it matches (--force rebuilds anyway).
+# Cached: a hash of the inputs (arch, package versions, the scripts, the module list) is kept next to the
+# output; nothing is rebuilt while it matches (--force rebuilds anyway).
 #
-# usage: build.sh OUT_DIR [--force] [--cache DIR]
+# usage: build.sh OUT_DIR [--arch amd64|arm64] [--force] [--cache DIR]
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
-OUT=""; FORCE=0; CACHE=""
+OUT=""; FORCE=0; CACHE=""; ARCH=amd64
 while [ $# -gt 0 ]; do
   case "$1" in
     --force) FORCE=1 ;;
     --cache) CACHE="$2"; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --arch) ARCH="$2"; shift ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) OUT="$1" ;;
   esac
   shift
 done
+case "$ARCH" in amd64|arm64) ;; *) echo "pe: error: --arch must be amd64 or arm64 (got '$ARCH')" >&2; exit 2 ;; esac
 [ -n "$OUT" ] || OUT="$HERE/build"
 mkdir -p "$OUT"; OUT="$(cd "$OUT" && pwd)"
 [ -n "$CACHE" ] || CACHE="${NETBOOT_PE_CACHE:-/var/cache/netboot-pe}"
@@ -35,39 +39,35 @@ flock 9
 phase () { echo "pe: $*"; }
 die () { echo "pe: error: $*" >&2; exit 1; }
 
-# Drivers real hardware and the lab need. Their dependencies are added automatically.
-MODULES=(
-  virtio_pci virtio_net virtio_blk virtio_scsi virtio_console
-  e1000 e1000e igb igc ixgbe ixgbevf tg3 bnx2 bnxt_en r8169 atlantic vmxnet3 hv_netvsc
-  ahci ata_piix ata_generic sd_mod sr_mod nvme mptspi vmw_pvscsi hv_storvsc
-  usb_storage uas xhci_pci ehci_pci uhci_hcd ohci_pci
-  fuse ext4 vfat nls_cp437 nls_iso8859_1 nls_utf8 efivarfs crc32c_generic
-)
-# Host binaries copied into the PE (found in PATH), with their libraries.
+# Tools copied into the PE, with their libraries (build.d/ARCH.sh finds them: host PATH or the arm64 sysroot).
 BINARIES=(
   wimlib-imagex mkntfs ntfs-3g ntfsfix ntfslabel ntfsinfo sfdisk wipefs blkid partprobe sgdisk
   mkfs.fat fsck.fat mkfs.ext4 e2fsck curl jq httpfs2 fusermount kmod
 )
-# Debian packages whose versions make up the cache key.
-HOST_PACKAGES=(busybox-static wimtools libwim15 ntfs-3g libntfs-3g89 fdisk dosfstools e2fsprogs curl libcurl4 jq
+# The Debian packages they come from (amd64: their installed versions make up the cache key; arm64: the
+# packages whose dependency closure is fetched).
+PACKAGES=(busybox-static wimtools libwim15 ntfs-3g libntfs-3g89 fdisk dosfstools e2fsprogs curl libcurl4 jq
   httpfs2 libfuse2 kmod util-linux gdisk parted)
 
-command -v busybox >/dev/null || die "busybox-static is not installed (run scripts/install-deps.sh)"
-for b in "${BINARIES[@]}"; do command -v "$b" >/dev/null || die "$b not found (run scripts/install-deps.sh)"; done
+# Defines MODULES, ACACHE (the arch's cache dir), APT_GET/APT_CACHE (the apt the kernel comes from) and
+# arch_prepare, arch_versions, arch_fetch_userland, stage_busybox, stage_binary, stage_vmlinuz.
+. "$HERE/build.d/$ARCH.sh"
+arch_prepare
 
-phase "resolving the kernel package (linux-image-amd64)"
-KPKG="$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}')"
-[ -n "$KPKG" ] || die "cannot resolve linux-image-amd64's kernel package (apt-get update?)"
-KVER_PKG="$(apt-cache policy "$KPKG" | awk '/Candidate:/{print $2}')"
+phase "resolving the kernel package (linux-image-$ARCH)"
+KPKG="$("${APT_CACHE[@]}" depends "linux-image-$ARCH" 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}')"
+[ -n "$KPKG" ] || die "cannot resolve linux-image-$ARCH's kernel package (apt-get update?)"
+KVER_PKG="$("${APT_CACHE[@]}" policy "$KPKG" | awk '/Candidate:/{print $2}')"
 KREL="${KPKG#linux-image-}"
 phase "kernel $KPKG $KVER_PKG"
 
 inputs_hash () {
   {
+    echo "arch $ARCH"
     echo "kernel $KPKG $KVER_PKG"
-    for p in "${HOST_PACKAGES[@]}"; do dpkg-query -W -f='${Package} ${Version}\n' "$p" 2>/dev/null || echo "$p none"; done
+    arch_versions
     printf '%s\n' "${MODULES[@]}" "${BINARIES[@]}"
-    (cd "$HERE" && for f in build.sh init udhcpc.script *.sh; do [ -f "$f" ] && sha256sum "$f"; done)
+    (cd "$HERE" && for f in build.sh build.d/*.sh init udhcpc.script *.sh; do [ -f "$f" ] && sha256sum "$f"; done)
   } | sha256sum | cut -d' ' -f1
 }
 HASH="$(inputs_hash)"
@@ -77,13 +77,13 @@ if [ $FORCE = 0 ] && [ -s "$OUT/vmlinuz" ] && [ -s "$OUT/initrd.img" ] && [ "$(c
 fi
 
 # --- kernel -------------------------------------------------------------------------------------------
-KDEB_DIR="$CACHE/debs"; KROOT="$CACHE/kernel-$KREL-$KVER_PKG"
+KDEB_DIR="$ACACHE/debs"; KROOT="$ACACHE/kernel-$KREL-$KVER_PKG"
 mkdir -p "$KDEB_DIR"
 if [ ! -f "$KROOT/.complete" ]; then
   deb="$(ls "$KDEB_DIR"/"${KPKG}_${KVER_PKG//:/%3a}"_*.deb 2>/dev/null | head -1 || true)"
   if [ -z "$deb" ]; then
     phase "downloading $KPKG $KVER_PKG with apt-get download"
-    (cd "$KDEB_DIR" && apt-get download -q "$KPKG=$KVER_PKG" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
+    (cd "$KDEB_DIR" && "${APT_GET[@]}" download -q "$KPKG=$KVER_PKG" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
     deb="$(ls "$KDEB_DIR"/"${KPKG}"_*.deb 2>/dev/null | head -1 || true)"
     [ -n "$deb" ] || die "apt-get download $KPKG failed"
   fi
@@ -96,33 +96,22 @@ if [ ! -f "$KROOT/.complete" ]; then
 else
   phase "kernel cached in $KROOT"
 fi
+arch_fetch_userland
 
 # --- staging tree -------------------------------------------------------------------------------------
 STAGE="$(mktemp -d "$CACHE/stage.XXXXXX")"
 trap 'rm -rf "$STAGE"' EXIT
 mkdir -p "$STAGE"/{bin,sbin,usr/bin,usr/sbin,lib,lib64,etc,proc,sys,dev,run,tmp,mnt,root,var/log,netboot}
-ln -s lib "$STAGE/usr/lib" 2>/dev/null || true
+# merged /usr/lib (arm64 libraries come from /usr/lib/<multiarch> as well as /lib/<multiarch>)
+ln -s ../lib "$STAGE/usr/lib"
 
 phase "busybox applets"
-cp "$(command -v busybox)" "$STAGE/bin/busybox"
-for a in $("$STAGE/bin/busybox" --list); do
-  [ -e "$STAGE/bin/$a" ] || ln -s busybox "$STAGE/bin/$a"
-done
+stage_busybox
 
-copy_with_libs () {  # copy one binary and the libraries ldd names (same paths inside the PE)
-  local src="$1" dst="$2"
-  cp -L "$src" "$STAGE/$dst"
-  ldd "$src" 2>/dev/null | awk '/=> \//{print $3} /^\t\/lib/{print $1}' | while read -r lib; do
-    [ -e "$STAGE$lib" ] && continue
-    mkdir -p "$STAGE$(dirname "$lib")"
-    cp -L "$lib" "$STAGE$lib"
-  done
-}
 phase "userland: ${BINARIES[*]}"
 for b in "${BINARIES[@]}"; do
-  p="$(command -v "$b")"
   rm -f "$STAGE/bin/$b"               # the real tool wins over a busybox applet of the same name
-  copy_with_libs "$p" "bin/$b"
+  stage_binary "$b" "bin/$b"
 done
 for a in wimapply wiminfo wimcapture wimextract wimverify; do ln -sf wimlib-imagex "$STAGE/bin/$a"; done
 ln -sf mkfs.fat "$STAGE/bin/mkfs.vfat"
@@ -135,7 +124,7 @@ printf '127.0.0.1 localhost\n' > "$STAGE/etc/hosts"
 : > "$STAGE/etc/resolv.conf"
 printf 'root:x:0:0:root:/root:/bin/sh\n' > "$STAGE/etc/passwd"
 printf 'root:x:0:\n' > "$STAGE/etc/group"
-printf '/etc/mtab\n' >/dev/null; ln -s /proc/mounts "$STAGE/etc/mtab"
+ln -s /proc/mounts "$STAGE/etc/mtab"
 
 # --- modules ------------------------------------------------------------------------------------------
 phase "kernel modules: ${#MODULES[@]} requested"
@@ -151,12 +140,14 @@ for m in "${MODULES[@]}"; do
   done
   count=$((count + 1))
 done
+mkdir -p "$STAGE/lib/modules/$KREL"
 cp "$KMOD_SRC"/modules.{order,builtin,builtin.modinfo} "$STAGE/lib/modules/$KREL/" 2>/dev/null || true
 depmod -b "$STAGE" "$KREL"
 phase "kernel modules: $count resolved, $(find "$STAGE/lib/modules" -name '*.ko*' | wc -l) files staged"
 printf '%s\n' "${MODULES[@]}" > "$STAGE/etc/netboot-modules"
 
 # --- scripts ------------------------------------------------------------------------------------------
+# Only the PE's runtime scripts: the build's own helpers live in build.d/ and stay out of /netboot.
 phase "scripts: init, udhcpc.script, $(cd "$HERE" && ls *.sh | grep -v '^build.sh$' | tr '\n' ' ')"
 install -m 0755 "$HERE/init" "$STAGE/init"
 install -m 0755 "$HERE/udhcpc.script" "$STAGE/netboot/udhcpc.script"
@@ -164,12 +155,12 @@ for f in "$HERE"/*.sh; do
   [ "$(basename "$f")" = build.sh ] && continue
   install -m 0755 "$f" "$STAGE/netboot/$(basename "$f")"
 done
-echo "$KPKG $KVER_PKG inputs $HASH" > "$STAGE/etc/netboot-pe-release"
+echo "$KPKG $KVER_PKG arch $ARCH inputs $HASH" > "$STAGE/etc/netboot-pe-release"
 
 # --- archive ------------------------------------------------------------------------------------------
 phase "packing the initramfs (cpio newc, zstd)"
 (cd "$STAGE" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) | zstd -q -T0 -10 > "$OUT/initrd.img.tmp"
-cp "$KROOT/boot/vmlinuz-$KREL" "$OUT/vmlinuz.tmp"
+stage_vmlinuz "$KROOT/boot/vmlinuz-$KREL" "$OUT/vmlinuz.tmp"
 sync -f "$OUT/initrd.img.tmp" 2>/dev/null || sync
 mv "$OUT/vmlinuz.tmp" "$OUT/vmlinuz"
 mv "$OUT/initrd.img.tmp" "$OUT/initrd.img"

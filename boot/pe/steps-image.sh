@@ -118,10 +118,13 @@ step_apply_files () {
   rm -f /tmp/files.bin
 }
 
+# Windows Setup applies only the components whose processorArchitecture is the machine's own (amd64 on x64,
+# arm64 on Windows on Arm), and the PE runs on the machine it deploys: take it from the PE's kernel.
+windows_arch () { case "$(uname -m)" in aarch64|arm64) echo arm64 ;; i?86) echo x86 ;; *) echo amd64 ;; esac; }
 unattend_block () {  # the specialize pass that names the computer (Microsoft-Windows-Shell-Setup)
   cat <<XML
   <settings pass="specialize">
-    <component name="Microsoft-Windows-Shell-Setup" processorArchitecture="amd64" publicKeyToken="31bf3856ad364e35" language="neutral" versionScope="nonSxS" xmlns:wcm="http://schemas.microsoft.com/WMIConfig/2002/State">
+    <component name="Microsoft-Windows-Shell-Setup" processorArchitecture="$(windows_arch)" publicKeyToken="31bf3856ad364e35" language="neutral" versionScope="nonSxS" xmlns:wcm="http://schemas.microsoft.com/WMIConfig/2002/State">
       <ComputerName>$1</ComputerName>
     </component>
   </settings>

@@ -26,7 +26,9 @@ run_step () {  # run_step TYPE INDEX STEP_JSON
 first_fixed_disk () {  # the first disk that is not loop/ram/optical/removable and has a size
   for d in /sys/block/*; do
     n=${d##*/}
-    case "$n" in loop*|ram*|sr*|zram*|fd*|nbd*|dm-*|md*) continue ;; esac
+    # arm64 boards also list SPI/NOR flash (mtdblockN, the firmware's own) and an eMMC's hardware boot and
+    # RPMB areas (mmcblkNbootM, mmcblkNrpmb) next to the eMMC's user area mmcblkN: none is a target disk.
+    case "$n" in loop*|ram*|sr*|zram*|fd*|nbd*|dm-*|md*|mtdblock*|mmcblk*boot*|mmcblk*rpmb) continue ;; esac
     [ "$(cat "$d/removable" 2>/dev/null)" = 1 ] && continue
     [ "$(cat "$d/size" 2>/dev/null || echo 0)" -gt 0 ] || continue
     echo "/dev/$n"; return 0

@@ -2,7 +2,10 @@
 // with waitForLine. BIOS VMs PXE-boot through Debian's iPXE ROM on an e1000; UEFI VMs run OVMF from
 // pflash copies and PXE-boot through the e1000's EFI driver (efi-e1000.rom). 'uefi-http' VMs run OVMF with no
 // option ROM on a virtio NIC (EDK2's own VirtioNetDxe) and its PXE turned off through fw_cfg, so the firmware
-// UEFI-HTTP-boots (option 93 = 16) the URL the appliance offers.
+// UEFI-HTTP-boots (option 93 = 16) the URL the appliance offers. 'uefi-arm64' VMs are qemu-system-aarch64 -M virt
+// running AAVMF (EDK2's ArmVirtQemu) from pflash copies, with EDK2's own VirtioNetDxe + PXE on a virtio NIC (option
+// 93 = 11); with kernel/initrd the firmware starts the kernel's EFI stub itself (QemuKernelLoaderFsDxe), so the
+// guest runs under UEFI with ACPI, as an arm64 server booted by iPXE does.
 import { type ChildProcess } from 'node:child_process'
 import { copyFile, open, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -12,7 +15,17 @@ import { killChild, sh } from './netns.js'
 export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd'
 export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd'
 
-export type Firmware = 'bios' | 'uefi' | 'uefi-http'
+export const AAVMF_CODE = '/usr/share/AAVMF/AAVMF_CODE.fd'
+export const AAVMF_VARS = '/usr/share/AAVMF/AAVMF_VARS.fd'
+
+export type Firmware = 'bios' | 'uefi' | 'uefi-http' | 'uefi-arm64'
+
+/** The guest's architecture: x86-64 (q35) or arm64 (virt). */
+export function isArm64 (f: Firmware): boolean { return f === 'uefi-arm64' }
+/** The QEMU binary of a firmware's machine. */
+export function qemuBinary (f: Firmware): string { return isArm64(f) ? 'qemu-system-aarch64' : 'qemu-system-x86_64' }
+/** The kernel's serial console on that machine: the 16550 of a PC, the PL011 of QEMU's virt (and most arm64 servers). */
+export function serialConsole (f: Firmware): string { return isArm64(f) ? 'ttyAMA0,115200' : 'ttyS0,115200' }
 
 export interface VmOptions {
   firmware: Firmware
@@ -22,9 +35,11 @@ export interface VmOptions {
   mac: string
   /** file the serial console is written to */
   serialLog: string
-  /** directory for the OVMF vars copy (default: next to serialLog) */
+  /** directory for the OVMF/AAVMF vars copy (default: next to serialLog) */
   workDir?: string
   memoryMiB?: number
+  /** virtual CPUs (default 1); arm64 under TCG runs one host thread per vCPU (MTTCG) */
+  cpus?: number
   /** boot a kernel directly instead of PXE (PE tests) */
   kernel?: string
   initrd?: string
@@ -56,7 +71,10 @@ export async function blankDisk (path: string, bytes: number): Promise<void> {
 
 function netArgs (o: VmOptions): string[] {
   const rom = o.firmware === 'uefi' ? 'efi-e1000.rom' : 'pxe-e1000.rom'
-  const dev = o.firmware === 'uefi-http'
+  const dev = o.firmware === 'uefi-arm64'
+    // romfile= keeps QEMU's x86 iPXE ROM off the NIC: AAVMF's VirtioNetDxe + PxeBcDxe answer (option 93 = 11).
+    ? ['-device', `virtio-net-pci,netdev=n0,mac=${o.mac},romfile=,disable-legacy=on,bootindex=1`]
+    : o.firmware === 'uefi-http'
     // OvmfPkg/RUNTIME_CONFIG.md: IPv4PXESupport/IPv6PXESupport=no leave HTTP Boot (IPv4, then IPv6) as the NIC's
     // boot options; romfile= keeps QEMU's iPXE ROM off the NIC, so EDK2's own network stack answers.
     ? ['-device', `virtio-net-pci,netdev=n0,mac=${o.mac},romfile=,disable-legacy=on,bootindex=1`,
@@ -69,15 +87,25 @@ function netArgs (o: VmOptions): string[] {
   return ['-netdev', `user,id=n0,restrict=on${fwd}`, ...dev]
 }
 
+function machineArgs (o: VmOptions): string[] {
+  // virt: the PL011 is serial 0, the PCIe host is generic ECAM (both built into Debian's arm64 kernel).
+  // cortex-a57 (ARMv8.0, all Debian's arm64 kernel needs): AAVMF to the PE's runner in ~13 s under TCG here, where
+  // -cpu max took ~35 s (its QARMA pointer authentication is costly to emulate).
+  return isArm64(o.firmware) ? ['-machine', 'virt', '-cpu', 'cortex-a57'] : ['-machine', 'q35']
+}
+
+async function firmwareArgs (o: VmOptions): Promise<string[]> {
+  if (o.firmware === 'bios') return []
+  const [code, varsTemplate, prefix] = isArm64(o.firmware) ? [AAVMF_CODE, AAVMF_VARS, 'aavmf'] : [OVMF_CODE, OVMF_VARS, 'ovmf']
+  const vars = join(o.workDir ?? join(o.serialLog, '..'), `${prefix}-vars-${o.mac.replace(/:/g, '')}.fd`)
+  await copyFile(varsTemplate, vars)
+  return ['-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${code}`, '-drive', `if=pflash,format=raw,unit=1,file=${vars}`]
+}
+
 export async function startVm (lab: Lab | undefined, o: VmOptions): Promise<Vm> {
-  const args = ['-accel', 'tcg', '-machine', 'q35', '-m', String(o.memoryMiB ?? 1024), '-smp', '1',
+  const args = ['-accel', 'tcg', ...machineArgs(o), '-m', String(o.memoryMiB ?? 1024), '-smp', String(o.cpus ?? 1),
     '-nographic', '-monitor', 'none', '-serial', `file:${o.serialLog}`, '-no-user-config', '-nodefaults']
-  if (o.firmware !== 'bios') {
-    const vars = join(o.workDir ?? join(o.serialLog, '..'), `ovmf-vars-${o.mac.replace(/:/g, '')}.fd`)
-    await copyFile(OVMF_VARS, vars)
-    args.push('-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`,
-      '-drive', `if=pflash,format=raw,unit=1,file=${vars}`)
-  }
+  args.push(...await firmwareArgs(o))
   if (o.disk !== undefined) {
     await stat(o.disk).catch(async () => { await blankDisk(o.disk as string, o.diskBytes ?? 2 * 1024 ** 3) })
     args.push('-drive', `file=${o.disk},format=raw,if=none,id=d0,cache=unsafe`, '-device', 'virtio-blk-pci,drive=d0,bootindex=2')
@@ -86,14 +114,15 @@ export async function startVm (lab: Lab | undefined, o: VmOptions): Promise<Vm> 
   if (o.kernel !== undefined) {
     args.push('-kernel', o.kernel)
     if (o.initrd !== undefined) args.push('-initrd', o.initrd)
-    args.push('-append', o.append ?? 'console=ttyS0,115200')
+    args.push('-append', o.append ?? `console=${serialConsole(o.firmware)}`)
   }
   if (o.noReboot === true) args.push('-no-reboot')
   await sh(['truncate', '-s', '0', o.serialLog])
   const startedAt = Date.now()
+  const qemu = qemuBinary(o.firmware)
   const child = lab !== undefined
-    ? lab.spawnInNs(['qemu-system-x86_64', ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
-    : (await import('node:child_process')).spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] })
+    ? lab.spawnInNs([qemu, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+    : (await import('node:child_process')).spawn(qemu, args, { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   child.stderr?.setEncoding('utf8').on('data', (d: string) => { stderr += d })
   const exited = new Promise<number | null>(resolve => child.once('exit', (c) => { resolve(c) }))

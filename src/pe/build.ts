@@ -1,10 +1,12 @@
 // Builds the Linux PE by running boot/pe/build.sh (Debian packages → vmlinuz + initrd.img, cached by a
-// hash of its inputs). The script prints one "pe: …" line per phase; they are passed to onLine as they come.
+// hash of its inputs), for amd64 or arm64. The script prints one "pe: …" line per phase; they are passed to
+// onLine as they come.
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createError } from '../errors.js'
+import type { PeArch } from './arch.js'
 
 export const PeBuildError = createError('NB_ERR_PE_BUILD', 'PE build failed: %s', 500)
 
@@ -17,11 +19,14 @@ export const PE_SOURCE_DIR = join(PACKAGE_ROOT, 'boot', 'pe')
 export const PE_BUILD_SCRIPT = join(PE_SOURCE_DIR, 'build.sh')
 
 export interface PeBuildOptions {
-  /** output directory (cfg.paths.pe) */
+  /** output directory (cfg.paths.pe for amd64; peDirFor(paths.pe, 'arm64') for arm64) */
   outDir: string
+  /** Debian architecture of the PE (default amd64) */
+  arch?: PeArch
   /** rebuild even when the inputs hash matches */
   force?: boolean
-  /** where the kernel .deb and its unpacked tree are cached (default /var/cache/netboot-pe) */
+  /** where the kernel .deb and its unpacked tree (arm64: also the private apt state and sysroot) are cached
+   *  (default /var/cache/netboot-pe) */
   cacheDir?: string
   /** each progress line of the build, as it is printed */
   onLine?: (line: string) => void
@@ -43,6 +48,7 @@ export function builtPe (dir: string): { vmlinuz: string, initrd: string } | und
 
 export async function buildPe (opts: PeBuildOptions): Promise<PeBuildResult> {
   const args = [PE_BUILD_SCRIPT, resolve(opts.outDir)]
+  if (opts.arch !== undefined) args.push('--arch', opts.arch)
   if (opts.force === true) args.push('--force')
   if (opts.cacheDir !== undefined) args.push('--cache', resolve(opts.cacheDir))
   const child = spawn('bash', args, { stdio: ['ignore', 'pipe', 'pipe'] })

@@ -46,7 +46,9 @@ t.test('unchanged inputs: nothing is rebuilt; `netboot pe build` says so', async
 t.test('a changed script triggers a rebuild', async t => {
   const src = await mkdtemp(join(tmpdir(), 'nbe-pesrc-'))
   t.teardown(async () => { await rm(src, { recursive: true, force: true }) })
-  await cp(PE_SOURCE_DIR, src, { recursive: true, filter: (p) => !p.includes('/build') || p.endsWith('build.sh') })
+  // everything but the build output (boot/pe/build/): build.sh needs its build.d/ helpers
+  const output = join(PE_SOURCE_DIR, 'build')
+  await cp(PE_SOURCE_DIR, src, { recursive: true, filter: (p) => p !== output && !p.startsWith(output + '/') })
   // The copy has the same inputs as the PE built above: give it that build, which must count as up to date.
   const out = join(src, 'out')
   await mkdir(out)
