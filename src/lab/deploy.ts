@@ -10,6 +10,7 @@ import {
   type Appliance, type Firmware, type Lab, type Vm
 } from './index.js'
 import { buildPe } from '../pe/build.js'
+import { peDirFor } from '../pe/arch.js'
 import { REPO_ROOT } from './services.js'
 
 export const PE_DIR = process.env.NETBOOT_PE_DIR ?? join(REPO_ROOT, 'boot/pe/build')
@@ -50,6 +51,7 @@ export interface LabRunOptions {
 /** Set up the lab and power the VM on. */
 export async function startLabRun (o: LabRunOptions): Promise<LabRun> {
   await buildPe({ outDir: PE_DIR, onLine: o.onLine })   // cached: rebuilt only when boot/pe/* changed
+  if (o.firmware === 'uefi-arm64') await buildPe({ outDir: peDirFor(PE_DIR, 'arm64'), arch: 'arm64', onLine: o.onLine })
   const work = await mkdtemp(join(tmpdir(), 'nbe-e2e-'))
   const cleanups: Array<() => Promise<void>> = [async () => { await rm(work, { recursive: true, force: true }) }]
   const close = async (): Promise<void> => { for (const c of cleanups.splice(0).reverse()) await c().catch(() => {}) }

@@ -9,11 +9,14 @@ function io () {
   return { out, err, io: { out: (l: string) => { out.push(l) }, err: (l: string) => { err.push(l) } } }
 }
 
-t.test('--uefi and --http-boot together: exit 2, saying why', async t => {
+t.test('two ways to boot at once: exit 2, saying why', async t => {
   const c = io()
   t.equal(await command.run(['--uefi', '--http-boot'], c.io), 2)
-  t.same(c.err, ['netboot lab: --uefi and --http-boot are two ways to boot; give one'])
+  t.same(c.err, ['netboot lab: --uefi and --http-boot are different ways to boot; give one'])
   t.same(c.out, [], 'nothing was prepared')
+  const d = io()
+  t.equal(await command.run(['--arm64', '--uefi'], d.io), 2)
+  t.same(d.err, ['netboot lab: --uefi and --arm64 are different ways to boot; give one'])
 })
 
 t.test('an unknown option: exit 2 with the parser\'s message', async t => {
@@ -22,7 +25,8 @@ t.test('an unknown option: exit 2 with the parser\'s message', async t => {
   t.match(c.err.join('\n'), /^netboot lab: Unknown option '--pxe'/)
 })
 
-t.test('the usage names the three ways to boot', async t => {
-  t.match(command.usage, /--uefi \| --http-boot/)
+t.test('the usage names the four ways to boot', async t => {
+  t.match(command.usage, /--uefi \| --http-boot \| --arm64/)
+  t.match(command.usage, /^ {2}--arm64 +an arm64 VM/m)
   t.match(command.usage, /^ {2}--http-boot +OVMF with its PXE turned off/m)
 })
