@@ -35,11 +35,14 @@ interface Typing { after: string, keys: string[] }
  * `typing`: keystrokes sent in order, each batch after its request was seen (and a pause for iPXE to draw).
  */
 async function bootInQemu (t: { teardown (fn: () => unknown): void }, lab: Lab, firmware: 'bios' | 'efi', mac: string,
-  until: (seen: string[]) => boolean, typing: Typing[] = []): Promise<string[]> {
+  until: (seen: string[]) => boolean, typing: Typing[] = [], failing: string[] = []): Promise<string[]> {
   const app = await buildHttpApp(lab.ctx)
   const seen: string[] = []
   let wake = (): void => {}
-  app.addHook('onRequest', async (req) => { seen.push(req.url); wake() })
+  app.addHook('onRequest', async (req, reply) => {
+    seen.push(req.url); wake()
+    if (failing.includes(req.url)) return await reply.code(404).send('failing on purpose')
+  })
   await app.listen({ host: '127.0.0.1', port: 0 })
   t.teardown(async () => await app.close())
   const port = (app.server.address() as AddressInfo).port
@@ -67,10 +70,11 @@ async function bootInQemu (t: { teardown (fn: () => unknown): void }, lab: Lab, 
 }
 
 t.test('BIOS iPXE: entry script → identity → deploy script → failed PE download → retry script', { skip: missing ?? false }, async t => {
-  // No PE built: the kernel download fails (404), which takes the script's failure branch. (A file that is not a
-  // kernel would not: BIOS iPXE accepts any image as a PXE NBP and jumps into it.)
+  // The PE is there (a stand-in, so the deployment begins) but its kernel download fails (404), which takes the
+  // script's failure branch. (A stand-in served as is would not: BIOS iPXE accepts any image as a PXE NBP and
+  // jumps into it.)
   const lab = await makeLab(t, POLICY, { baseUrl: GUEST_URL })
-  const seen = await bootInQemu(t, lab, 'bios', MAC, s => s.filter(u => u === '/boot.ipxe').length >= 2)
+  const seen = await bootInQemu(t, lab, 'bios', MAC, s => s.filter(u => u === '/boot.ipxe').length >= 2, [], ['/pe/vmlinuz'])
   t.same(seen.slice(0, 4), [
     '/boot.ipxe',
     `/boot/decide?mac=52%3A54%3A00%3A12%3A34%3A56&uuid=${UUID}&serial=NBH-SN%2042&manufacturer=NBH%20Labs&product=Box%201&platform=pcbios&buildarch=i386`,
