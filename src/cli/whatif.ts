@@ -12,7 +12,8 @@ import type { ClientIdentity } from '../policy/types.js'
 import type { Deployment, Machine } from '../store/types.js'
 import { openStore, storeDir } from '../store/index.js'
 import { adminBaseUrl } from './images-api.js'
-import { formatExplanation } from '../policy/format.js'
+import { formatExplanation, type BootPreview } from '../policy/format.js'
+import { deployBlocked } from '../pe/availability.js'
 
 const usage = `usage: netboot whatif --mac MAC [--uuid UUID] [--serial S] [--arch ARCH] [--manufacturer M] [--product P]
                       [--config FILE] [--json] [--no-daemon]
@@ -83,7 +84,7 @@ function parse (argv: string[]): Parsed {
 }
 
 /** The daemon's explanation, or undefined (with a note when it answered but refused) to evaluate locally. */
-async function askDaemon (cfg: AppConfig, a: Args, notes: string[]): Promise<Explanation | undefined> {
+async function askDaemon (cfg: AppConfig, a: Args, notes: string[]): Promise<BootPreview | undefined> {
   const q = new URLSearchParams({ mac: a.client.mac })
   if (a.archGiven) q.set('arch', a.client.arch)
   for (const k of ['uuid', 'serial', 'manufacturer', 'product'] as const) {
@@ -108,7 +109,7 @@ async function askDaemon (cfg: AppConfig, a: Args, notes: string[]): Promise<Exp
     return undefined
   }
   try {
-    const e = JSON.parse(text) as Explanation
+    const e = JSON.parse(text) as BootPreview
     if (typeof e?.decision?.kind === 'string' && Array.isArray(e.decision.trace)) return e
   } catch {}
   notes.push(`the daemon at ${adminBaseUrl(cfg)} sent an answer that is not an explanation; evaluated from the config instead`)
@@ -136,7 +137,7 @@ async function readState (cfg: AppConfig, mac: string, notes: string[]): Promise
   }
 }
 
-async function evaluate (cfg: AppConfig, a: Args): Promise<{ e: Explanation, source: string, notes: string[] }> {
+async function evaluate (cfg: AppConfig, a: Args): Promise<{ e: BootPreview, source: string, notes: string[] }> {
   const notes: string[] = []
   if (a.daemon) {
     const e = await askDaemon(cfg, a, notes)
@@ -146,7 +147,9 @@ async function evaluate (cfg: AppConfig, a: Args): Promise<{ e: Explanation, sou
   // Same rule as the daemon's API: the arch given, else the inventory's, else BIOS.
   const client: ClientIdentity = { ...a.client, arch: a.archGiven ? a.client.arch : machine?.arch ?? 'bios' }
   if (!a.archGiven) notes.push(`arch not given: using ${client.arch}${machine?.arch !== undefined ? ' (inventory)' : ' (default)'}`)
-  const e = explain({ config: cfg, client, machine, history, now: new Date() })
+  const e: BootPreview = explain({ config: cfg, client, machine, history, now: new Date() })
+  const blocked = await deployBlocked(cfg, client.arch, e.decision)
+  if (blocked !== undefined) e.blocked = blocked
   return { e, source: `config ${cfg.source} and state store ${storeDir(cfg)}`, notes }
 }
 

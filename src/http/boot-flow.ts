@@ -1,8 +1,6 @@
 // From a boot request to the script view: record the sighting, ask the policy, begin a deployment when it says
 // deploy. No fastify here: routes/boot.ts turns the view into the reply.
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { access } from 'node:fs/promises'
-import { join } from 'node:path'
 import type { AppConfig } from '../config/schema.js'
 import type { AppContext } from '../service.js'
 import type { BootDecision } from '../policy/decision.js'
@@ -10,7 +8,7 @@ import type { ClientIdentity } from '../policy/types.js'
 import type { Logger } from '../log.js'
 import type { Machine, MachineSighting } from '../store/types.js'
 import type { ScriptView } from '../ipxe/script.js'
-import { peArchFor, peBuildCommand, peDirFor, type PeArch } from '../pe/arch.js'
+import { peForDeployment } from '../pe/availability.js'
 import { clientFrom } from './identity.js'
 import type { HttpDeps, PolicyInput } from './deps.js'
 
@@ -38,8 +36,7 @@ export function bootFlow (ctx: AppContext, deps: HttpDeps, log: Logger): BootFlo
         case 'local':
           return { kind: 'local', arch: client.arch, reason: d.reason }
         case 'deploy': {
-          const winpe = cfg.paths.winpe !== undefined && d.taskSequence.variables?.PE?.toLowerCase() === 'winpe'
-          const pe = await peFor(cfg, client, winpe)
+          const pe = await peForDeployment(cfg, client.arch, d.taskSequence)
           if ('missing' in pe) {
             // Beginning a deployment this machine cannot boot would only leave it looping on "could not boot the
             // PE" until the check-in timeout failed it: say why, boot the local disk, and begin nothing.
@@ -57,20 +54,6 @@ export function bootFlow (ctx: AppContext, deps: HttpDeps, log: Logger): BootFlo
       }
     }
   }
-}
-
-/**
- * The PE this machine would boot, or why there is none: WinPE through wimboot is set up for x86-64 machines;
- * the Linux PE exists for amd64 and arm64 (src/pe/arch.ts) and must have been built for the machine's one.
- */
-async function peFor (cfg: AppConfig, client: ClientIdentity, winpe: boolean): Promise<{ arch: PeArch | 'winpe' } | { missing: string, detail?: string }> {
-  const arch = peArchFor(client.arch)
-  if (winpe) return arch === 'amd64' ? { arch: 'winpe' } : { missing: `the task sequence boots WinPE, which is set up for x86-64 machines; this one is ${client.arch}` }
-  if (arch === undefined) return { missing: `no PE for ${client.arch} machines (the Linux PE is built for x86-64 and arm64)` }
-  const dir = peDirFor(cfg.paths.pe, arch)
-  const built = await Promise.all(['vmlinuz', 'initrd.img'].map(async f => await access(join(dir, f)).then(() => true, () => false)))
-  if (built.includes(false)) return { missing: `the ${arch} PE is not built on the appliance (${peBuildCommand(arch)})`, detail: `no vmlinuz/initrd.img in ${dir}` }
-  return { arch }
 }
 
 function menuView (cfg: AppConfig, client: ClientIdentity, d: Extract<BootDecision, { kind: 'menu' }>, passwordChecked: boolean): ScriptView {

@@ -2,6 +2,7 @@
 // defaults.ts; tests pass fakes (a throwing policy proves the retry script).
 import type { AppConfig } from '../config/schema.js'
 import type { BootDecision } from '../policy/decision.js'
+import type { Explanation } from '../policy/decide.js'
 import type { ClientIdentity } from '../policy/types.js'
 import type { Deployment, DeploymentEvent, Machine } from '../store/types.js'
 import type { DeploymentResult, ResolvedTaskSequence, StepStatus } from '../deployments/types.js'
@@ -16,7 +17,7 @@ export interface PolicyInput {
 
 export interface PolicyPort {
   decide (input: PolicyInput): BootDecision
-  explain (input: PolicyInput): unknown
+  explain (input: PolicyInput): Explanation
   /** a person picked this advertisement from the menu: 'deploy' when it is offered now, else 'local' */
   chooseFromMenu (input: PolicyInput, advertisementId: string): BootDecision
 }

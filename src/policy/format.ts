@@ -2,6 +2,9 @@
 // a verdict for every advertisement. Pure; the CLI prints the lines.
 import type { Explanation } from './decide.js'
 
+/** What whatif shows: the policy's explanation, and why a "deploy" would not start now (no PE for the machine). */
+export type BootPreview = Explanation & { blocked?: string }
+
 export interface FormatOptions {
   /** where the answer came from (the daemon, or the config and store read directly) */
   source?: string
@@ -33,8 +36,10 @@ function table (rows: string[][]): string[] {
   return rows.map(r => '  ' + r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd())
 }
 
-export function formatExplanation (e: Explanation, opts: FormatOptions = {}): string[] {
-  const out = [decisionLine(e, opts.menuTimeoutSeconds), '', 'why:']
+export function formatExplanation (e: BootPreview, opts: FormatOptions = {}): string[] {
+  const out = [decisionLine(e, opts.menuTimeoutSeconds)]
+  if (e.blocked !== undefined) out.push(`BUT NOT NOW: ${e.blocked}; the machine is told so and boots its local disk`)
+  out.push('', 'why:')
   for (const t of e.decision.trace) out.push(`  ${t}`)
   out.push('', 'collections:')
   if (e.collections.length === 0) out.push('  (none)')

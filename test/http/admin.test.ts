@@ -116,6 +116,10 @@ t.test('config status and whatif', async t => {
   const w = await lab.app.inject({ url: `/api/v1/whatif?mac=${M1}&arch=efi-x64` })
   t.equal(w.statusCode, 200)
   t.match(w.json(), { decision: { kind: 'deploy', advertisement: { id: 'req-win11' } }, collections: [{ id: 'lab' }] })
+  t.notOk('blocked' in w.json(), 'the amd64 PE is there: nothing blocks it')
+  const arm = await lab.app.inject({ url: `/api/v1/whatif?mac=${M1}&arch=efi-arm64` })
+  t.match(arm.json(), { decision: { kind: 'deploy' }, blocked: 'the arm64 PE is not built on the appliance (netboot pe build --arch arm64)' },
+    'deploy, but not now: the boot route would refuse it for want of an arm64 PE')
   t.equal((await lab.ctx.store.deployments.list()).length, 0, 'whatif starts nothing')
   t.equal((await lab.ctx.store.machines.list()).length, 0, 'and inventories nothing')
   const unknown = await lab.app.inject({ url: '/api/v1/whatif?mac=52:54:00:99:99:99' })

@@ -268,7 +268,7 @@ sleep 10 && chain --autofree ${BASE}/boot.ipxe
 
 t.test('a policy that throws gives the retry script too', async t => {
   const lab = await makeLab(t, POLICY, {
-    deps: { policy: { decide: () => { throw new Error('boom') }, explain: () => ({}), chooseFromMenu: () => { throw new Error('boom') } } }
+    deps: { policy: { decide: () => { throw new Error('boom') }, explain: () => { throw new Error('boom') }, chooseFromMenu: () => { throw new Error('boom') } } }
   })
   t.match(await get(lab, decideUrl(M1)), /^#!ipxe\necho netboot: the appliance could not decide/)
 })

@@ -1,7 +1,7 @@
 // `netboot whatif` through command.run(argv, io): from a temp config and state store, through a daemon's admin
 // API (a loopback HTTP server answering like the real route), and its usage errors.
 import t, { type Test } from 'tap'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -29,6 +29,7 @@ http:
   menuTimeoutSeconds: 7${extra}
 paths:
   state: ${join(dir, 'state')}
+  pe: ${join(dir, 'pe')}
 taskSequences:
   - id: win11
     name: Windows 11
@@ -78,12 +79,28 @@ t.test('no daemon, no state store yet: decision, trace, collections, verdicts', 
   const r = await run(['--mac', '52-54-00-12-34-56', '--config', file])
   t.equal(r.code, 0, r.err.join('\n'))
   t.equal(r.out[0], 'DEPLOY win11-lab (required) → task sequence win11 (Windows 11), 2 step(s)')
+  t.equal(r.out[1], 'BUT NOT NOW: the amd64 PE is not built on the appliance (netboot pe build); the machine is told so and boots its local disk',
+    'paths.pe holds no PE in this fixture: the boot route would refuse the deployment, and whatif says so')
   t.match(r.text, /why:\n {2}machine mac 52:54:00:12:34:56, arch bios — not in the inventory yet\n {2}collection lab matched: member mac 52:54:00:12:34:56/)
   t.match(r.text, /collections:\n {2}lab \(Lab PCs\) {2}member {2}specificity 100 {2}member mac 52:54:00:12:34:56/)
   t.match(r.text, /advertisements:\n {2}efi-tools {2}available {2}efi → tools {2}not-member/)
   t.match(r.text, /win11-lab {2}required {3}lab → win11 {2}deploy {6}most specific required/)
   t.match(r.text, /note: no state store at .*state\/db yet/)
   t.match(r.text, /note: arch not given: using bios \(default\)/)
+})
+
+t.test('with the PE built, DEPLOY stands alone; JSON carries `blocked` only when something blocks', async t => {
+  const { file } = await fixture(t, '')
+  const loaded = await loadConfigFile(file, { checkFiles: false })
+  if (!loaded.ok) throw new Error('fixture config invalid')
+  await mkdir(loaded.config.paths.pe, { recursive: true })
+  for (const f of ['vmlinuz', 'initrd.img']) await writeFile(join(loaded.config.paths.pe, f), f)
+  const r = await run(['--mac', '52:54:00:12:34:56', '--config', file, '--no-daemon'])
+  t.equal(r.out[1], '', 'no BUT NOT NOW line')
+  const j = JSON.parse((await run(['--mac', '52:54:00:12:34:56', '--config', file, '--no-daemon', '--json'])).text)
+  t.notOk('blocked' in j)
+  const arm = JSON.parse((await run(['--mac', '52:54:00:12:34:56', '--arch', 'efi-arm64', '--config', file, '--no-daemon', '--json'])).text)
+  t.equal(arm.blocked, 'the arm64 PE is not built on the appliance (netboot pe build --arch arm64)', 'an arm64 machine needs the arm64 PE')
 })
 
 t.test('menu for another machine with --arch; JSON output', async t => {

@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { AppContext } from '../../service.js'
 import { normalizeMac, normalizeUuid } from '../../config/ids.js'
 import { ARCHES, type Arch } from '../../config/schema.js'
+import { deployBlocked } from '../../pe/availability.js'
 import { BadRequestError, NotFoundError } from '../../errors.js'
 import type { ClientIdentity } from '../../policy/types.js'
 import type { Deployment } from '../../store/types.js'
@@ -74,7 +75,11 @@ export default async function adminApi (app: FastifyInstance, { ctx, deps }: { c
     const stored = await ctx.store.machines.get(mac)
     const client = whatifClient(mac, q, stored?.arch)
     const history = await ctx.store.deployments.listByMachine(mac)
-    return deps.policy.explain({ config: ctx.config.current(), client, machine: stored, history, now: ctx.clock.now() })
+    const cfg = ctx.config.current()
+    const e = deps.policy.explain({ config: cfg, client, machine: stored, history, now: ctx.clock.now() })
+    // A deploy decision that the boot route would refuse (no PE for this machine): say so beside the decision.
+    const blocked = await deployBlocked(cfg, client.arch, e.decision)
+    return blocked === undefined ? e : { ...e, blocked }
   })
 
   // The image-store colleague's routes (/api/v1/images…), behind the same admin check.

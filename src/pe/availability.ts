@@ -1,0 +1,35 @@
+// Whether a machine can boot the PE a deployment needs: read from paths.pe and paths.winpe, so not pure; the
+// boot route asks before it begins a deployment, whatif before it says "deploy".
+import { access } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { AppConfig, Arch, TaskSequence } from '../config/schema.js'
+import { peArchFor, peBuildCommand, peDirFor, type PeArch } from './arch.js'
+
+/** The PE to boot, or why there is none (`missing`: one line for the machine's console; `detail`: for the log). */
+export type PeChoice = { arch: PeArch | 'winpe' } | { missing: string, detail?: string }
+
+/** The task sequence asks for WinPE (variable PE: winpe) and the admin supplied one (paths.winpe). */
+export function wantsWinpe (cfg: AppConfig, ts: TaskSequence): boolean {
+  return cfg.paths.winpe !== undefined && ts.variables?.PE?.toLowerCase() === 'winpe'
+}
+
+/**
+ * WinPE through wimboot is set up for x86-64 machines; the Linux PE exists for amd64 and arm64 (arch.ts) and must
+ * have been built for the machine's one.
+ */
+export async function peForDeployment (cfg: AppConfig, arch: Arch, ts: TaskSequence): Promise<PeChoice> {
+  const pe = peArchFor(arch)
+  if (wantsWinpe(cfg, ts)) return pe === 'amd64' ? { arch: 'winpe' } : { missing: `the task sequence boots WinPE, which is set up for x86-64 machines; this one is ${arch}` }
+  if (pe === undefined) return { missing: `no PE for ${arch} machines (the Linux PE is built for x86-64 and arm64)` }
+  const dir = peDirFor(cfg.paths.pe, pe)
+  const built = await Promise.all(['vmlinuz', 'initrd.img'].map(async f => await access(join(dir, f)).then(() => true, () => false)))
+  if (built.includes(false)) return { missing: `the ${pe} PE is not built on the appliance (${peBuildCommand(pe)})`, detail: `no vmlinuz/initrd.img in ${dir}` }
+  return { arch: pe }
+}
+
+/** For whatif: why a "deploy" decision would not start on this machine now (undefined when it would). */
+export async function deployBlocked (cfg: AppConfig, arch: Arch, d: { kind: string, taskSequence?: TaskSequence }): Promise<string | undefined> {
+  if (d.kind !== 'deploy' || d.taskSequence === undefined) return undefined
+  const pe = await peForDeployment(cfg, arch, d.taskSequence)
+  return 'missing' in pe ? pe.missing : undefined
+}
