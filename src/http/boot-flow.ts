@@ -50,18 +50,24 @@ export function bootFlow (ctx: AppContext, deps: HttpDeps, log: Logger): BootFlo
           return pe.arch === 'winpe' ? { kind: 'deploy-winpe', ...common } : { kind: 'deploy', ...common, pe: pe.arch }
         }
         case 'menu':
-          return menuView(cfg, client, d, passwordChecked)
+          return await menuView(cfg, client, d, passwordChecked)
       }
     }
   }
 }
 
-function menuView (cfg: AppConfig, client: ClientIdentity, d: Extract<BootDecision, { kind: 'menu' }>, passwordChecked: boolean): ScriptView {
+async function menuView (cfg: AppConfig, client: ClientIdentity, d: Extract<BootDecision, { kind: 'menu' }>, passwordChecked: boolean): Promise<ScriptView> {
   const baseUrl = cfg.httpBaseUrl
   if (d.items.length === 0) return { kind: 'local', arch: client.arch, reason: 'no deployment offered' }
   const withPassword = cfg.http.pxePassword !== undefined
   if (withPassword && !passwordChecked) return { kind: 'login', baseUrl, arch: client.arch, mac: client.mac }
-  const items = d.items.map(i => ({ id: i.advertisement.id, label: i.taskSequence.name ?? i.taskSequence.id }))
+  // An advertisement this machine could not start (no PE for its architecture) is listed as text, with the reason,
+  // rather than offered and then refused; choosing it by URL is still refused by respond().
+  const items = await Promise.all(d.items.map(async i => {
+    const pe = await peForDeployment(cfg, client.arch, i.taskSequence)
+    const item = { id: i.advertisement.id, label: i.taskSequence.name ?? i.taskSequence.id }
+    return 'missing' in pe ? { ...item, unavailable: pe.missing } : item
+  }))
   return { kind: 'menu', baseUrl, arch: client.arch, mac: client.mac, items, timeoutMs: cfg.http.menuTimeoutSeconds * 1000, withPassword }
 }
 

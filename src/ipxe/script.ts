@@ -25,7 +25,8 @@ export const IDENTITY_VARS: ReadonlyArray<[string, string]> = [
 /** Seconds a failed boot waits before it asks again (store or policy failure, download error). */
 export const RETRY_DELAY_SECONDS = 10
 
-export interface MenuItem { id: string, label: string }
+/** A menu entry; `unavailable` (why it cannot start on this machine, e.g. no PE for its architecture) shows it as text only. */
+export interface MenuItem { id: string, label: string, unavailable?: string }
 
 export type ScriptView =
   | { kind: 'entry', baseUrl: string }
@@ -167,7 +168,7 @@ function menu (v: Extract<ScriptView, { kind: 'menu' }>): string {
     'menu Netboot Appliance: available deployments',
     'item __local Boot from the local disk',
     'item --gap --',
-    ...v.items.map(i => `item ${i.id} ${label(i.label)}`),
+    ...v.items.map(i => i.unavailable === undefined ? `item ${i.id} ${label(i.label)}` : `item --gap ${label(`${i.label}: ${i.unavailable}`)}`),
     `choose --timeout ${v.timeoutMs} --default __local selected || goto local`,
     'iseq ${selected} __local && goto local ||',
     `chain --autofree ${v.baseUrl}/boot/select?adv=\${selected:uristring}&mac=${q(v.mac)}${password} || goto failed`,

@@ -1,7 +1,7 @@
 // The iPXE-facing routes, through the real policy and deployments service: what each machine is told to run.
 import t from 'tap'
 import { createHash } from 'node:crypto'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BASE, makeLab, type Lab } from './helpers.js'
 import { failingStore } from '../../src/store/broken.js'
@@ -234,6 +234,13 @@ exit
   t.match(body, ' console=tty0 console=ttyAMA0,115200 ', 'with the PL011 serial console')
   t.match(body, `initrd ${BASE}/pe/arm64/initrd.img `)
   t.equal((await lab.ctx.store.deployments.list()).length, 1)
+  // M2's menu as an arm64 machine: both items are there, as text with the reason, and none can be chosen.
+  await rm(join(lab.dirs.pe, 'arm64'), { recursive: true })
+  const armMenu = await get(lab, decideUrl(M2, 'efi', 'arm64'))
+  t.match(armMenu, '\nitem --gap Windows 11: the arm64 PE is not built on the appliance (netboot pe build --arch arm64)\n')
+  t.match(armMenu, '\nitem --gap Ubuntu 24.04: the arm64 PE is not built on the appliance (netboot pe build --arch arm64)\n')
+  t.notMatch(armMenu, /^item (?!__local|--gap)/m, 'nothing but the local disk to choose')
+  t.match(await get(lab, decideUrl(M2, 'pcbios', 'i386')), '\nitem av-win11 Windows 11\n', 'the same menu on a BIOS machine offers them')
   // An IA32 UEFI machine (buildarch i386 on efi): no PE exists for it at all.
   t.match(await get(lab, decideUrl(M2, 'efi', 'i386')), /^menu /m, 'M2 has available deployments only: the menu')
   const ia32 = await get(lab, `/boot/select?adv=av-win11&mac=${enc(M2)}&platform=efi&buildarch=i386`)

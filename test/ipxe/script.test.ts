@@ -68,10 +68,13 @@ sleep 10 && chain --autofree http://10.0.0.1:8080/boot.ipxe
 `)
 })
 
+// An item that cannot start here is text (`item --gap`): iPXE's getopt stops at the first non-option word, so the
+// `--arch` inside the text is not read as an option (src/core/getopt.c).
 t.test('menu: available deployments, timeout to the local disk, choice sent back to the appliance', async t => {
   t.equal(render({
     kind: 'menu', baseUrl: B, arch: 'bios', mac: '52:54:00:00:00:01', timeoutMs: 10000, withPassword: false,
-    items: [{ id: 'win11', label: 'Windows 11' }, { id: 'ubuntu.24', label: 'Ubuntu ${evil} && shell' }]
+    items: [{ id: 'win11', label: 'Windows 11' }, { id: 'ubuntu.24', label: 'Ubuntu ${evil} && shell' },
+      { id: 'arm', label: 'Arm image', unavailable: 'the arm64 PE is not built on the appliance (netboot pe build --arch arm64)' }]
   }), `#!ipxe
 # Available deployments; the local disk after the timeout.
 menu Netboot Appliance: available deployments
@@ -79,6 +82,7 @@ item __local Boot from the local disk
 item --gap --
 item win11 Windows 11
 item ubuntu.24 Ubuntu ??evil? ?? shell
+item --gap Arm image: the arm64 PE is not built on the appliance (netboot pe build --arch arm64)
 choose --timeout 10000 --default __local selected || goto local
 iseq \${selected} __local && goto local ||
 chain --autofree http://10.0.0.1:8080/boot/select?adv=\${selected:uristring}&mac=52%3A54%3A00%3A00%3A00%3A01 || goto failed
