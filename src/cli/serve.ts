@@ -15,6 +15,8 @@ import { openStore, storeDir } from '../store/index.js'
 import type { Store } from '../store/types.js'
 import type { Service } from '../service.js'
 import { missingServeFlags } from '../runtime/node-flags.js'
+import { peStatus } from '../pe/availability.js'
+import { peBuildCommand } from '../pe/arch.js'
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 /** How long stop() may take before the daemon exits anyway (a hung socket close must not block systemd). */
@@ -139,6 +141,15 @@ async function serveWith (args: ServeArgs, log: Logger, io: CliIO): Promise<numb
     log.info({ service: s.name, listen }, listen === 'no sockets' ? `${s.name} running (no sockets)` : `${s.name} listening on ${listen}`)
   }
   log.info({ config: cfg.source, state: storeDir(cfg), services: app.services.map(s => s.name), pid: process.pid }, 'netboot started')
+  // Which PEs machines can boot: without one, a machine of that architecture with a deployment boots its disk.
+  // amd64 is the PE every site needs (a warning when missing); arm64 only sites with arm64 machines.
+  for (const pe of await peStatus(cfg)) {
+    const fields = { pe: pe.arch, dir: pe.dir }
+    const missing = `no ${pe.arch} PE in ${pe.dir}: ${pe.arch} machines with a deployment boot their disks until \`${peBuildCommand(pe.arch)}\` builds it`
+    if (pe.built) log.info(fields, `${pe.arch} PE ready`)
+    else if (pe.arch === 'amd64') log.warn(fields, missing)
+    else log.info(fields, missing)
+  }
   const missing = missingServeFlags()
   if (missing.length > 0) {
     log.info({ missing }, `node was started without ${missing.join(' ')} (src/runtime/node-flags.ts): after idle periods the first replies of a boot storm are slower; systemd/netboot.service and npm start pass them`)

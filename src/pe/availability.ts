@@ -3,10 +3,24 @@
 import { access } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { AppConfig, Arch, TaskSequence } from '../config/schema.js'
-import { peArchFor, peBuildCommand, peDirFor, type PeArch } from './arch.js'
+import { PE_ARCHES, peArchFor, peBuildCommand, peDirFor, type PeArch } from './arch.js'
 
 /** The PE to boot, or why there is none (`missing`: one line for the machine's console; `detail`: for the log). */
 export type PeChoice = { arch: PeArch | 'winpe' } | { missing: string, detail?: string }
+
+/** Both files of a built PE are in dir. */
+async function peBuilt (dir: string): Promise<boolean> {
+  const found = await Promise.all(['vmlinuz', 'initrd.img'].map(async f => await access(join(dir, f)).then(() => true, () => false)))
+  return !found.includes(false)
+}
+
+/** Which PEs are built under paths.pe (for the log at start-up). */
+export async function peStatus (cfg: AppConfig): Promise<Array<{ arch: PeArch, dir: string, built: boolean }>> {
+  return await Promise.all(PE_ARCHES.map(async arch => {
+    const dir = peDirFor(cfg.paths.pe, arch)
+    return { arch, dir, built: await peBuilt(dir) }
+  }))
+}
 
 /** The task sequence asks for WinPE (variable PE: winpe) and the admin supplied one (paths.winpe). */
 export function wantsWinpe (cfg: AppConfig, ts: TaskSequence): boolean {
@@ -22,8 +36,7 @@ export async function peForDeployment (cfg: AppConfig, arch: Arch, ts: TaskSeque
   if (wantsWinpe(cfg, ts)) return pe === 'amd64' ? { arch: 'winpe' } : { missing: `the task sequence boots WinPE, which is set up for x86-64 machines; this one is ${arch}` }
   if (pe === undefined) return { missing: `no PE for ${arch} machines (the Linux PE is built for x86-64 and arm64)` }
   const dir = peDirFor(cfg.paths.pe, pe)
-  const built = await Promise.all(['vmlinuz', 'initrd.img'].map(async f => await access(join(dir, f)).then(() => true, () => false)))
-  if (built.includes(false)) return { missing: `the ${pe} PE is not built on the appliance (${peBuildCommand(pe)})`, detail: `no vmlinuz/initrd.img in ${dir}` }
+  if (!await peBuilt(dir)) return { missing: `the ${pe} PE is not built on the appliance (${peBuildCommand(pe)})`, detail: `no vmlinuz/initrd.img in ${dir}` }
   return { arch: pe }
 }
 

@@ -23,6 +23,8 @@ export async function makeSite (t: Test, extra = ''): Promise<Site> {
   t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
   await mkdir(join(dir, 'images'))
   await mkdir(join(dir, 'tftp'))
+  await mkdir(join(dir, 'pe'))
+  for (const f of ['vmlinuz', 'initrd.img']) await writeFile(join(dir, 'pe', f), `stand-in ${f}`)   // an amd64 PE, no arm64 one
   const ports = randomPorts()
   const config = join(dir, 'appliance.yaml')
   await writeFile(config, siteYaml(dir, ports, extra))
@@ -44,6 +46,7 @@ tftp:
 paths:
   images: ${join(dir, 'images')}
   state: ${join(dir, 'state')}
+  pe: ${join(dir, 'pe')}
 ${extra}`
 }
 

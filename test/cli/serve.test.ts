@@ -10,6 +10,9 @@ t.test('serve starts every enabled service, answers HTTP, and stops cleanly on S
   const d = serve(t, ['--config', site.config])
   const started = await d.waitLog(/^netboot started$/)
   t.match(started, { config: site.config, state: `${site.dir}/state/db`, pid: d.proc.pid })
+  await d.waitLog(/PE ready$|no arm64 PE/)
+  t.match(d.logs.find(l => l.pe === 'amd64'), { msg: 'amd64 PE ready', dir: `${site.dir}/pe` }, 'the log says which PEs machines can boot')
+  t.match(d.logs.find(l => l.pe === 'arm64'), { level: 30, msg: `no arm64 PE in ${site.dir}/pe/arm64: arm64 machines with a deployment boot their disks until \`netboot pe build --arch arm64\` builds it` })
   const services = started.services as string[]
   t.ok(services.length > 0, `services started: ${services.join(', ')}`)
   for (const s of services) {
