@@ -143,7 +143,7 @@ async function serveWith (args: ServeArgs, log: Logger, io: CliIO): Promise<numb
   log.info({ config: cfg.source, state: storeDir(cfg), services: app.services.map(s => s.name), pid: process.pid }, 'netboot started')
   // Which PEs machines can boot: without one, a machine of that architecture with a deployment boots its disk.
   // amd64 is the PE every site needs (a warning when missing); arm64 only sites with arm64 machines.
-  for (const pe of await peStatus(cfg)) {
+  for (const pe of peStatus(cfg)) {
     const fields = { pe: pe.arch, dir: pe.dir }
     const missing = `no ${pe.arch} PE in ${pe.dir}: ${pe.arch} machines with a deployment boot their disks until \`${peBuildCommand(pe.arch)}\` builds it`
     if (pe.built) log.info(fields, `${pe.arch} PE ready`)

@@ -3,7 +3,7 @@
 // Every value that reaches a script is either a URL we built (query values percent-encoded), an id matching the
 // config's Id pattern, or text passed through `label()`, so nothing a client or an admin writes can inject commands.
 import type { Arch } from '../config/schema.js'
-import { peUrlPath, type PeArch } from '../pe/arch.js'
+import { peSerialConsole, peUrlPath, type PeArch } from '../pe/arch.js'
 
 /**
  * iPXE settings sent to /boot/decide, as `${setting}` references. `netX` is the interface that last opened, i.e.
@@ -94,15 +94,9 @@ function localBoot (arch: Arch): string[] {
   return ['exit']
 }
 
-/**
- * The serial console by PE architecture: PCs have a 16550 at ttyS0; arm64 servers and QEMU's virt machine a PL011
- * at ttyAMA0 (machines whose UART is something else still get it from the ACPI SPCR table). The last console= is
- * /dev/console, where the runner's output goes.
- */
-const SERIAL_CONSOLE: Record<PeArch, string> = { amd64: 'ttyS0,115200', arm64: 'ttyAMA0,115200' }
-
+/** The last console= is /dev/console, where the runner's output goes: the PE's serial console (pe/arch.ts). */
 function kernelArgs (v: { baseUrl: string, token: string, deploymentId: string, pe: PeArch }): string {
-  return `netboot.url=${v.baseUrl} netboot.token=${v.token} netboot.deployment=${v.deploymentId} console=tty0 console=${SERIAL_CONSOLE[v.pe]}`
+  return `netboot.url=${v.baseUrl} netboot.token=${v.token} netboot.deployment=${v.deploymentId} console=tty0 console=${peSerialConsole(v.pe)}`
 }
 
 /**

@@ -11,6 +11,7 @@ import { copyFile, open, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Lab } from './netns.js'
 import { killChild, sh } from './netns.js'
+import { peSerialConsole } from '../pe/arch.js'
 
 export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd'
 export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd'
@@ -24,8 +25,8 @@ export type Firmware = 'bios' | 'uefi' | 'uefi-http' | 'uefi-arm64'
 export function isArm64 (f: Firmware): boolean { return f === 'uefi-arm64' }
 /** The QEMU binary of a firmware's machine. */
 export function qemuBinary (f: Firmware): string { return isArm64(f) ? 'qemu-system-aarch64' : 'qemu-system-x86_64' }
-/** The kernel's serial console on that machine: the 16550 of a PC, the PL011 of QEMU's virt (and most arm64 servers). */
-export function serialConsole (f: Firmware): string { return isArm64(f) ? 'ttyAMA0,115200' : 'ttyS0,115200' }
+/** The kernel's serial console on that machine (the PE's, src/pe/arch.ts). */
+export function serialConsole (f: Firmware): string { return peSerialConsole(isArm64(f) ? 'arm64' : 'amd64') }
 
 export interface VmOptions {
   firmware: Firmware

@@ -33,6 +33,14 @@ export function peUrlPath (arch: PeArch): string {
   return arch === 'amd64' ? '/pe' : `/pe/${arch}`
 }
 
+/**
+ * The PE's serial console: PCs have a 16550 at ttyS0; arm64 servers and QEMU's virt machine a PL011 at ttyAMA0
+ * (machines whose UART is something else still get it from the ACPI SPCR table).
+ */
+export function peSerialConsole (arch: PeArch): string {
+  return arch === 'amd64' ? 'ttyS0,115200' : 'ttyAMA0,115200'
+}
+
 /** The `netboot pe build` command that builds it (for messages to admins). */
 export function peBuildCommand (arch: PeArch): string {
   return arch === 'amd64' ? 'netboot pe build' : `netboot pe build --arch ${arch}`

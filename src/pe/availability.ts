@@ -1,25 +1,18 @@
 // Whether a machine can boot the PE a deployment needs: read from paths.pe and paths.winpe, so not pure; the
 // boot route asks before it begins a deployment, whatif before it says "deploy".
-import { access } from 'node:fs/promises'
-import { join } from 'node:path'
 import type { AppConfig, Arch, TaskSequence } from '../config/schema.js'
 import { PE_ARCHES, peArchFor, peBuildCommand, peDirFor, type PeArch } from './arch.js'
+import { builtPe } from './build.js'
 
 /** The PE to boot, or why there is none (`missing`: one line for the machine's console; `detail`: for the log). */
 export type PeChoice = { arch: PeArch | 'winpe' } | { missing: string, detail?: string }
 
-/** Both files of a built PE are in dir. */
-async function peBuilt (dir: string): Promise<boolean> {
-  const found = await Promise.all(['vmlinuz', 'initrd.img'].map(async f => await access(join(dir, f)).then(() => true, () => false)))
-  return !found.includes(false)
-}
-
 /** Which PEs are built under paths.pe (for the log at start-up). */
-export async function peStatus (cfg: AppConfig): Promise<Array<{ arch: PeArch, dir: string, built: boolean }>> {
-  return await Promise.all(PE_ARCHES.map(async arch => {
+export function peStatus (cfg: AppConfig): Array<{ arch: PeArch, dir: string, built: boolean }> {
+  return PE_ARCHES.map(arch => {
     const dir = peDirFor(cfg.paths.pe, arch)
-    return { arch, dir, built: await peBuilt(dir) }
-  }))
+    return { arch, dir, built: builtPe(dir) !== undefined }
+  })
 }
 
 /** The task sequence asks for WinPE (variable PE: winpe) and the admin supplied one (paths.winpe). */
@@ -36,7 +29,7 @@ export async function peForDeployment (cfg: AppConfig, arch: Arch, ts: TaskSeque
   if (wantsWinpe(cfg, ts)) return pe === 'amd64' ? { arch: 'winpe' } : { missing: `the task sequence boots WinPE, which is set up for x86-64 machines; this one is ${arch}` }
   if (pe === undefined) return { missing: `no PE for ${arch} machines (the Linux PE is built for x86-64 and arm64)` }
   const dir = peDirFor(cfg.paths.pe, pe)
-  if (!await peBuilt(dir)) return { missing: `the ${pe} PE is not built on the appliance (${peBuildCommand(pe)})`, detail: `no vmlinuz/initrd.img in ${dir}` }
+  if (builtPe(dir) === undefined) return { missing: `the ${pe} PE is not built on the appliance (${peBuildCommand(pe)})`, detail: `no vmlinuz/initrd.img in ${dir}` }
   return { arch: pe }
 }
 

@@ -10,7 +10,6 @@ import { PE_ARCHES, peBuildCommand, peDirFor, peUrlPath } from '../../pe/arch.js
 
 type Wild = FastifyRequest<{ Params: { '*': string } }>
 
-
 export default async function fileRoutes (app: FastifyInstance, { ctx }: { ctx: AppContext }): Promise<void> {
   const cfg = (): AppConfig => ctx.config.current()
   // GET and HEAD explicitly: fastify's automatic HEAD route would read the whole stream and send length 0.
