@@ -40,8 +40,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ $had_policy = 1 ] || rm -f "$policy"
 fi
 
-# iPXE for arm64 UEFI (option 93 = 11 / 19): Debian 12's ipxe has none; see the script.
-bash scripts/fetch-arm64-ipxe.sh
+# iPXE for arm64 UEFI and the Secure Boot chain (shim + GRUB), from Debian trixie: see the script.
+bash scripts/fetch-trixie-loaders.sh
 
 # npm packages (node-tap, typescript, fastify, ...)
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

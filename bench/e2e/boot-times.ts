@@ -1,6 +1,7 @@
-// Power-on → PE check-in and power-on → deployed, for a BIOS, a UEFI (PXE), a UEFI HTTP Boot and an arm64 UEFI VM, in the netns
+// Power-on → PE check-in and power-on → deployed, for a BIOS, a UEFI (PXE), a UEFI HTTP Boot, an arm64 UEFI VM and a UEFI VM
+// with Secure Boot on (shim → GRUB → the PE), in the netns
 // + QEMU (TCG) lab of the e2e tests: the VM's start time against the deployment's 'checked-in' and 'succeeded' events.
-//   npx tsx bench/e2e/boot-times.ts [--runs 1] [--only bios|uefi|uefi-http|uefi-arm64]
+//   npx tsx bench/e2e/boot-times.ts [--runs 1] [--only bios|uefi|uefi-http|uefi-arm64|uefi-secureboot]
 // Needs root. TCG emulation: the figures are for this machine under its current load (printed), not for
 // real hardware, where PXE + iPXE + the PE take a few seconds.
 import { loadavg } from 'node:os'
@@ -26,7 +27,8 @@ async function once (firmware: Firmware): Promise<Sample> {
 }
 
 const samples: Sample[] = []
-for (const fw of ['bios', 'uefi', 'uefi-http', 'uefi-arm64'] as const) {
+const FIRMWARES = ['bios', 'uefi', 'uefi-http', 'uefi-arm64', 'uefi-secureboot'] as const
+for (const fw of FIRMWARES) {
   if (ONLY !== '' && ONLY !== fw) continue
   for (let i = 0; i < RUNS; i++) {
     const s = await once(fw)
@@ -35,11 +37,11 @@ for (const fw of ['bios', 'uefi', 'uefi-http', 'uefi-arm64'] as const) {
   }
 }
 const load = loadavg().map(l => l.toFixed(1)).join(' ')
-process.stdout.write(`\nfirmware   power-on→check-in  power-on→deployed  (QEMU TCG, 1 vCPU, 1 GiB; load average now ${load})\n`)
-for (const fw of ['bios', 'uefi', 'uefi-http', 'uefi-arm64']) {
+process.stdout.write(`\nfirmware         power-on→check-in  power-on→deployed  (QEMU TCG, 1 vCPU, 1 GiB; load average now ${load})\n`)
+for (const fw of FIRMWARES) {
   const xs = samples.filter(s => s.firmware === fw)
   if (xs.length === 0) continue
   const mean = (f: (s: Sample) => number): string => (xs.reduce((a, s) => a + f(s), 0) / xs.length).toFixed(1)
-  process.stdout.write(`${fw.padEnd(10)}  ${mean(s => s.checkIn).padStart(15)} s  ${mean(s => s.deployed).padStart(15)} s\n`)
+  process.stdout.write(`${fw.padEnd(15)}  ${mean(s => s.checkIn).padStart(15)} s  ${mean(s => s.deployed).padStart(15)} s\n`)
 }
 process.exit(samples.every(s => s.state === 'succeeded') ? 0 : 1)

@@ -62,6 +62,13 @@ finish () {  # finish ACTION: what the machine does once the sequence is over
   esac
 }
 
+firmware () {  # BIOS, or UEFI with its Secure Boot state: the SecureBoot variable is 4 attribute bytes, then 0 or 1
+  [ -d /sys/firmware/efi ] || { echo BIOS; return; }
+  # read whole: efivarfs files cannot seek, so od -j fails on them
+  sb=$(od -An -tu1 /sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c 2>/dev/null | awk '{print $5; exit}')
+  case "$sb" in 1) echo "UEFI, Secure Boot on" ;; 0) echo "UEFI, Secure Boot off" ;; *) echo "UEFI" ;; esac
+}
+
 . /netboot/steps.sh
 
 if [ -z "$URL" ] || [ -z "$TOKEN" ]; then
@@ -69,6 +76,7 @@ if [ -z "$URL" ] || [ -z "$TOKEN" ]; then
   exit 2
 fi
 log "deployment ${DEPLOYMENT:-?} from $URL"
+log "firmware: $(firmware)"
 
 # The task sequence: retry for about a minute (the NIC or the appliance may still be coming up).
 TS=$RUN/task-sequence.json

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises'
 import type { CliCommand, CliIO } from './command.js'
 import { startLabRun, waitForDeploymentEnd, type LabRun, type ShownDeployment } from '../lab/deploy.js'
 
-const usage = `usage: netboot lab [--uefi | --http-boot | --arm64] [--timeout MINUTES]
+const usage = `usage: netboot lab [--uefi | --http-boot | --arm64 | --secure-boot] [--timeout MINUTES]
 
 Runs a complete deployment in an isolated lab on this machine (needs root, QEMU, dnsmasq-base, wimtools;
 scripts/install-deps.sh installs them): a network namespace "nbe-…" with a bridge, a stand-in site DHCP
@@ -20,6 +20,8 @@ at the end or on Ctrl-C. Nothing touches this machine's real network interfaces.
   --http-boot        OVMF with its PXE turned off: the VM UEFI-HTTP-boots the loader URL the appliance offers
   --arm64            an arm64 VM (qemu-system-aarch64 -M virt, AAVMF): iPXE's arm64 build and the arm64 PE
                      (built first if needed: netboot pe build --arch arm64); slower under TCG
+  --secure-boot      OVMF with Secure Boot on and Microsoft's keys (as PCs ship); the appliance offers the Secure
+                     Boot chain (bootLoaders.secureBoot): shim → GRUB → the PE's signed kernel
   --timeout MINUTES  give up after this long (default 20)`
 
 async function peLines (run: LabRun, from: number, io: CliIO): Promise<number> {
@@ -42,15 +44,15 @@ export const command: CliCommand = {
   summary: 'demo: deploy a QEMU VM through an isolated netns lab (root)',
   usage,
   async run (argv, io) {
-    let values: { uefi?: boolean, 'http-boot'?: boolean, arm64?: boolean, timeout?: string }
+    let values: { uefi?: boolean, 'http-boot'?: boolean, arm64?: boolean, 'secure-boot'?: boolean, timeout?: string }
     try {
-      values = parseArgs({ args: argv, strict: true, options: { uefi: { type: 'boolean' }, 'http-boot': { type: 'boolean' }, arm64: { type: 'boolean' }, timeout: { type: 'string' } } }).values
+      values = parseArgs({ args: argv, strict: true, options: { uefi: { type: 'boolean' }, 'http-boot': { type: 'boolean' }, arm64: { type: 'boolean' }, 'secure-boot': { type: 'boolean' }, timeout: { type: 'string' } } }).values
     } catch (err) { io.err(`netboot lab: ${(err as Error).message}`); return 2 }
-    const ways = (['uefi', 'http-boot', 'arm64'] as const).filter(k => values[k] === true)
+    const ways = (['uefi', 'http-boot', 'arm64', 'secure-boot'] as const).filter(k => values[k] === true)
     if (ways.length > 1) { io.err(`netboot lab: ${ways.map(w => `--${w}`).join(' and ')} are different ways to boot; give one`); return 2 }
     if (process.getuid?.() !== 0) { io.err('netboot lab: needs root (network namespaces, taps)'); return 1 }
     const minutes = Number(values.timeout ?? 20)
-    const firmware = values.arm64 === true ? 'uefi-arm64' : values['http-boot'] === true ? 'uefi-http' : values.uefi === true ? 'uefi' : 'bios'
+    const firmware = values.arm64 === true ? 'uefi-arm64' : values['http-boot'] === true ? 'uefi-http' : values.uefi === true ? 'uefi' : values['secure-boot'] === true ? 'uefi-secureboot' : 'bios'
     io.out(`lab: preparing (${firmware}): PE, demo WIM, namespace, dnsmasq, appliance, VM`)
     const run = await startLabRun({ firmware, onLine: (l) => { io.out(`  ${l}`) } })
     let closed = false
@@ -65,7 +67,7 @@ export const command: CliCommand = {
     process.once('SIGTERM', onSignal)
     try {
       io.out(`lab: namespace ${run.lab.ns}, appliance ${run.appliance.baseUrl}, VM ${run.mac} (serial log ${run.serialLog})`)
-      io.out('lab: VM powered on; waiting for PXE → iPXE → PE → task sequence')
+      io.out(`lab: VM powered on; waiting for PXE → ${firmware === 'uefi-secureboot' ? 'shim → GRUB' : 'iPXE'} → PE → task sequence`)
       let seen = 0
       let last = ''
       const timer = setInterval(() => {
@@ -80,7 +82,7 @@ export const command: CliCommand = {
       const d = await waitForDeploymentEnd(run, minutes * 60_000).finally(() => { clearInterval(timer) })
       await peLines(run, seen, io)
       if (d.state === 'succeeded') {
-        const next = await run.appliance.fetchText(`/boot/decide?mac=${encodeURIComponent(run.mac)}&platform=${firmware === 'bios' ? 'pcbios' : 'efi'}&buildarch=${firmware === 'uefi-arm64' ? 'arm64' : 'x86_64'}`).catch(() => ({ body: '' }))
+        const next = await run.appliance.fetchText(`/boot${firmware === 'uefi-secureboot' ? '/grub' : ''}/decide?mac=${encodeURIComponent(run.mac)}&platform=${firmware === 'bios' ? 'pcbios' : 'efi'}&buildarch=${firmware === 'uefi-arm64' ? 'arm64' : 'x86_64'}`).catch(() => ({ body: '' }))
         io.out(`lab: deployment ${d.id} succeeded; the appliance now answers ${run.mac}: ${next.body.split('\n').find(l => l.startsWith('# ')) ?? '?'}`)
         return 0
       }

@@ -56,6 +56,7 @@ export function finalize (raw: RawConfig, opts: FinalizeOptions): { config: AppC
   c.paths.pe = abs(c.paths.pe)
   c.paths.files = abs(c.paths.files)
   if (c.paths.winpe !== undefined) c.paths.winpe = abs(c.paths.winpe)
+  c.bootLoaders.secureBootDir = abs(c.bootLoaders.secureBootDir)
   c.tftp.root = abs(c.tftp.root)
   c.protected = c.protected.map(machine)
   for (const col of c.collections) {

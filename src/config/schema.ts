@@ -72,13 +72,18 @@ export const HttpSchema = Type.Object({
   uploadExpiryHours: Type.Optional(Type.Integer({ minimum: 1, maximum: 8760, description: 'an unfinished capture upload untouched this long is deleted (default 24)' }))
 }, { additionalProperties: false, default: {} })
 
+/** Where scripts/fetch-trixie-loaders.sh puts the Secure Boot chain (shim, GRUB, MokManager). */
+export const DEFAULT_SECURE_BOOT_DIR = '/usr/local/lib/netboot/secureboot'
+
 export const BootLoadersSchema = Type.Object({
   bios: Str('TFTP path of the BIOS loader (option 93 = 0)', { default: 'undionly.kpxe' }),
   efiIa32: Str('option 93 = 6', { default: 'ipxe-ia32.efi' }),
   efiX64: Str('option 93 = 7, 9', { default: 'ipxe.efi' }),
   efiArm64: Str('option 93 = 11', { default: 'ipxe-arm64.efi' }),
   httpX64: Str('HTTP path served to x64 UEFI HTTP Boot (option 93 = 16)', { default: 'ipxe.efi' }),
-  httpArm64: Str('HTTP path served to arm64 UEFI HTTP Boot (option 93 = 19)', { default: 'ipxe-arm64.efi' })
+  httpArm64: Str('HTTP path served to arm64 UEFI HTTP Boot (option 93 = 19)', { default: 'ipxe-arm64.efi' }),
+  secureBoot: Type.Boolean({ default: false, description: 'x86-64 UEFI machines (option 93 = 7, 9 and 16) get the Secure Boot chain instead of iPXE: shim (signed by Microsoft) → GRUB (signed by Debian) → the PE\'s signed kernel, so machines with Secure Boot on can boot; WinPE and the PXE password prompt need iPXE' }),
+  secureBootDir: Str('directory holding shimx64.efi, grubx64.efi and mmx64.efi (scripts/fetch-trixie-loaders.sh puts Debian trixie\'s signed builds there)', { default: DEFAULT_SECURE_BOOT_DIR })
 }, { additionalProperties: false, default: {} })
 
 export const PathsSchema = Type.Object({

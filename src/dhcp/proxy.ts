@@ -4,6 +4,7 @@ import type { AppConfig } from '../config/schema.js'
 import { BOOTREPLY, type DhcpPacket } from './packet.js'
 import { MessageType, Opt, PxeSub, decodeSubOptions, encodePxeVendorOptions, ipToBuffer, type DhcpOptions } from './options.js'
 import type { Classified, PxeClient } from './classify.js'
+import { SHIM_PATH } from '../secureboot/files.js'
 
 export interface BootFile {
   /** TFTP path or, for HTTP Boot and iPXE, a URL */
@@ -22,10 +23,11 @@ export function bootFileFor (c: PxeClient, cfg: AppConfig): BootFile | undefined
   switch (c.arch) {
     case 'bios': return { file: l.bios, vendorClass, tftp: true }
     case 'efi-ia32': return { file: l.efiIa32, vendorClass, tftp: true }
-    case 'efi-x64': return { file: l.efiX64, vendorClass, tftp: true }
+    // Secure Boot chain: firmware with Secure Boot on refuses iPXE (not signed by a key in db); shim is.
+    case 'efi-x64': return { file: l.secureBoot ? SHIM_PATH : l.efiX64, vendorClass, tftp: true }
     case 'efi-arm64': return { file: l.efiArm64, vendorClass, tftp: true }
     // UEFI 2.x §24.7 HTTP Boot: the "file" is a URI and option 60 must say HTTPClient.
-    case 'efi-x64-http': return { file: `${cfg.httpBaseUrl}/loaders/${l.httpX64}`, vendorClass: 'HTTPClient', tftp: false }
+    case 'efi-x64-http': return { file: l.secureBoot ? `${cfg.httpBaseUrl}/${SHIM_PATH}` : `${cfg.httpBaseUrl}/loaders/${l.httpX64}`, vendorClass: 'HTTPClient', tftp: false }
     case 'efi-arm64-http': return { file: `${cfg.httpBaseUrl}/loaders/${l.httpArm64}`, vendorClass: 'HTTPClient', tftp: false }
     default: return undefined
   }

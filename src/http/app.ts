@@ -5,6 +5,7 @@ import type { AppContext } from '../service.js'
 import { NetbootError } from '../errors.js'
 import type { HttpDeps } from './deps.js'
 import { safeUrl } from './log-url.js'
+import { registerGrubQuirks } from './grub-client.js'
 import { defaultDeps } from './defaults.js'
 import bootRoutes from './routes/boot.js'
 import fileRoutes from './routes/files.js'
@@ -21,6 +22,8 @@ export async function buildHttpApp (ctx: AppContext, deps?: Partial<HttpDeps>): 
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true
   })
+
+  registerGrubQuirks(app)
 
   app.addHook('onResponse', async (req, reply) => {
     req.log.debug({ method: req.method, url: safeUrl(req.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')

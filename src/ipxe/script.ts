@@ -45,7 +45,7 @@ export function label (text: string): string {
 }
 
 /** Percent-encode a query value we write ourselves (RFC 3986 §2.1). */
-function q (value: string): string {
+export function q (value: string): string {
   return encodeURIComponent(value)
 }
 
@@ -95,7 +95,7 @@ function localBoot (arch: Arch): string[] {
 }
 
 /** The last console= is /dev/console, where the runner's output goes: the PE's serial console (pe/arch.ts). */
-function kernelArgs (v: { baseUrl: string, token: string, deploymentId: string, pe: PeArch }): string {
+export function kernelArgs (v: { baseUrl: string, token: string, deploymentId: string, pe: PeArch }): string {
   return `netboot.url=${v.baseUrl} netboot.token=${v.token} netboot.deployment=${v.deploymentId} console=tty0 console=${peSerialConsole(v.pe)}`
 }
 

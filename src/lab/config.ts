@@ -17,6 +17,8 @@ export interface LabConfigOptions {
   /** extra steps after applyImage */
   extraSteps?: object[]
   adminToken?: string
+  /** bootLoaders.secureBoot: x86-64 UEFI machines get shim → GRUB instead of iPXE */
+  secureBoot?: boolean
 }
 
 export function labConfig (o: LabConfigOptions): string {
@@ -24,6 +26,7 @@ export function labConfig (o: LabConfigOptions): string {
     server: { address: o.address, bind: '0.0.0.0' },
     dhcp: { mode: 'proxy', answer: 'all' },
     tftp: { root: '/usr/lib/ipxe' },
+    ...(o.secureBoot === true ? { bootLoaders: { secureBoot: true } } : {}),
     http: { menuTimeoutSeconds: 0, ...(o.adminToken !== undefined ? { adminToken: o.adminToken } : {}) },
     paths: { images: o.imagesDir, state: `${o.workDir}/state`, pe: o.peDir, files: `${o.workDir}/files` },
     images: [{ id: 'lab-image', file: o.wimFile, description: 'made by wimcapture from a generated tree' }],

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import {
-  createLab, labConfig, makeTree, makeWim, startAppliance, startDnsmasq, startVm, waitFor,
+  createLab, isSecureBoot, labConfig, makeTree, makeWim, startAppliance, startDnsmasq, startVm, waitFor,
   type Appliance, type Firmware, type Lab, type Vm
 } from './index.js'
 import { buildPe } from '../pe/build.js'
@@ -43,6 +43,8 @@ export interface LabRunOptions {
   extraSteps?: object[]
   /** the WIM holds this many images (copies of the tree; default 1) */
   wimImages?: number
+  /** bootLoaders.secureBoot (default: on for the Secure Boot firmwares, off otherwise) */
+  secureBoot?: boolean
   /** runs after the appliance started, before the VM powers on */
   beforeVm?: (run: Omit<LabRun, 'vm'>) => Promise<void>
   onLine?: (line: string) => void
@@ -66,7 +68,8 @@ export async function startLabRun (o: LabRunOptions): Promise<LabRun> {
     const mac = randomMac()
     const appliance = await startAppliance(lab, labConfig({
       address: lab.address, workDir: work, peDir: PE_DIR, imagesDir: images, wimFile: 'lab.wim',
-      macs: o.inCollection === false ? ['52:54:00:ff:ff:fe'] : [mac], imageIndex: o.imageIndex, extraSteps: o.extraSteps
+      macs: o.inCollection === false ? ['52:54:00:ff:ff:fe'] : [mac], imageIndex: o.imageIndex, extraSteps: o.extraSteps,
+      secureBoot: o.secureBoot ?? isSecureBoot(o.firmware)
     }), work)
     const tap = await lab.addTap()
     const disk = join(work, 'disk.raw')
@@ -94,11 +97,12 @@ export async function waitForDeploymentEnd (run: LabRun, timeoutMs: number): Pro
   return found as ShownDeployment
 }
 
-/** How many /boot/decide requests the appliance logged for this MAC (its HTTP request log, debug level). */
-export async function decideCount (run: LabRun): Promise<number> {
+/** How many /boot/decide (iPXE) or /boot/grub/decide (GRUB) requests the appliance logged for this MAC (its HTTP request log, debug level). */
+export async function decideCount (run: LabRun, loader: 'ipxe' | 'grub' = 'ipxe'): Promise<number> {
   const log = await readFile(run.appliance.log, 'utf8').catch(() => '')
   const mac = encodeURIComponent(run.mac)
-  return log.split('\n').filter(l => l.includes('"url":"/boot/decide?') && (l.includes(run.mac) || l.includes(mac))).length
+  const url = loader === 'grub' ? '"url":"/boot/grub/decide?' : '"url":"/boot/decide?'
+  return log.split('\n').filter(l => l.includes(url) && (l.includes(run.mac) || l.includes(mac))).length
 }
 
 /**

@@ -5,7 +5,11 @@
 // UEFI-HTTP-boots (option 93 = 16) the URL the appliance offers. 'uefi-arm64' VMs are qemu-system-aarch64 -M virt
 // running AAVMF (EDK2's ArmVirtQemu) from pflash copies, with EDK2's own VirtioNetDxe + PXE on a virtio NIC (option
 // 93 = 11); with kernel/initrd the firmware starts the kernel's EFI stub itself (QemuKernelLoaderFsDxe), so the
-// guest runs under UEFI with ACPI, as an arm64 server booted by iPXE does.
+// guest runs under UEFI with ACPI, as an arm64 server booted by iPXE does. 'uefi-secureboot' VMs run OVMF's Secure
+// Boot build with Microsoft's keys enrolled (Secure Boot on, as a PC ships) and EDK2's own PXE on a virtio NIC: QEMU's
+// iPXE option ROM would do the PXE itself, and its PXE base code emulation hands shim a wrong file size for
+// grubx64.efi ("Malformed binary after Attribute Certificate Table"), which real firmware does not.
+// 'uefi-secureboot-http' is the same firmware UEFI-HTTP-booting, as 'uefi-http' does.
 import { type ChildProcess } from 'node:child_process'
 import { copyFile, open, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -15,11 +19,20 @@ import { peSerialConsole } from '../pe/arch.js'
 
 export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd'
 export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd'
+/** OVMF built with Secure Boot and SMM (its variable store must sit behind SMM: q35,smm=on and a secure pflash). */
+export const OVMF_CODE_SECBOOT = '/usr/share/OVMF/OVMF_CODE_4M.secboot.fd'
+/** Variables with Microsoft's KEK and db (Windows PCA and UEFI CA) enrolled and Secure Boot on, as PCs ship. */
+export const OVMF_VARS_MS = '/usr/share/OVMF/OVMF_VARS_4M.ms.fd'
 
 export const AAVMF_CODE = '/usr/share/AAVMF/AAVMF_CODE.fd'
 export const AAVMF_VARS = '/usr/share/AAVMF/AAVMF_VARS.fd'
 
-export type Firmware = 'bios' | 'uefi' | 'uefi-http' | 'uefi-arm64'
+export type Firmware = 'bios' | 'uefi' | 'uefi-http' | 'uefi-arm64' | 'uefi-secureboot' | 'uefi-secureboot-http'
+
+/** OVMF's Secure Boot build with Microsoft's keys (PXE, or HTTP Boot with its PXE off). */
+export function isSecureBoot (f: Firmware): boolean { return f === 'uefi-secureboot' || f === 'uefi-secureboot-http' }
+/** EDK2's HTTP Boot: PXE turned off through fw_cfg. */
+export function isHttpBoot (f: Firmware): boolean { return f === 'uefi-http' || f === 'uefi-secureboot-http' }
 
 /** The guest's architecture: x86-64 (q35) or arm64 (virt). */
 export function isArm64 (f: Firmware): boolean { return f === 'uefi-arm64' }
@@ -72,10 +85,10 @@ export async function blankDisk (path: string, bytes: number): Promise<void> {
 
 function netArgs (o: VmOptions): string[] {
   const rom = o.firmware === 'uefi' ? 'efi-e1000.rom' : 'pxe-e1000.rom'
-  const dev = o.firmware === 'uefi-arm64'
+  const dev = o.firmware === 'uefi-arm64' || o.firmware === 'uefi-secureboot'
     // romfile= keeps QEMU's x86 iPXE ROM off the NIC: AAVMF's VirtioNetDxe + PxeBcDxe answer (option 93 = 11).
     ? ['-device', `virtio-net-pci,netdev=n0,mac=${o.mac},romfile=,disable-legacy=on,bootindex=1`]
-    : o.firmware === 'uefi-http'
+    : isHttpBoot(o.firmware)
     // OvmfPkg/RUNTIME_CONFIG.md: IPv4PXESupport/IPv6PXESupport=no leave HTTP Boot (IPv4, then IPv6) as the NIC's
     // boot options; romfile= keeps QEMU's iPXE ROM off the NIC, so EDK2's own network stack answers.
     ? ['-device', `virtio-net-pci,netdev=n0,mac=${o.mac},romfile=,disable-legacy=on,bootindex=1`,
@@ -92,12 +105,17 @@ function machineArgs (o: VmOptions): string[] {
   // virt: the PL011 is serial 0, the PCIe host is generic ECAM (both built into Debian's arm64 kernel).
   // cortex-a57 (ARMv8.0, all Debian's arm64 kernel needs): AAVMF to the PE's runner in ~13 s under TCG here, where
   // -cpu max took ~35 s (its QARMA pointer authentication is costly to emulate).
-  return isArm64(o.firmware) ? ['-machine', 'virt', '-cpu', 'cortex-a57'] : ['-machine', 'q35']
+  if (isArm64(o.firmware)) return ['-machine', 'virt', '-cpu', 'cortex-a57']
+  // Secure Boot OVMF keeps its variables in SMM-protected flash: without SMM it stops before booting anything.
+  if (isSecureBoot(o.firmware)) return ['-machine', 'q35,smm=on', '-global', 'driver=cfi.pflash01,property=secure,value=on']
+  return ['-machine', 'q35']
 }
 
 async function firmwareArgs (o: VmOptions): Promise<string[]> {
   if (o.firmware === 'bios') return []
-  const [code, varsTemplate, prefix] = isArm64(o.firmware) ? [AAVMF_CODE, AAVMF_VARS, 'aavmf'] : [OVMF_CODE, OVMF_VARS, 'ovmf']
+  const [code, varsTemplate, prefix] = isArm64(o.firmware)
+    ? [AAVMF_CODE, AAVMF_VARS, 'aavmf']
+    : isSecureBoot(o.firmware) ? [OVMF_CODE_SECBOOT, OVMF_VARS_MS, 'ovmf-sb'] : [OVMF_CODE, OVMF_VARS, 'ovmf']
   const vars = join(o.workDir ?? join(o.serialLog, '..'), `${prefix}-vars-${o.mac.replace(/:/g, '')}.fd`)
   await copyFile(varsTemplate, vars)
   return ['-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${code}`, '-drive', `if=pflash,format=raw,unit=1,file=${vars}`]

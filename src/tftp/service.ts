@@ -4,6 +4,8 @@
 // restart (the listening socket is bound once).
 import type { AppContext, Service } from '../service.js'
 import { TftpServer } from './server.js'
+import { namedLoaderPaths } from '../secureboot/files.js'
+import { registerSecureBootFiles } from '../secureboot/tftp.js'
 import { defaultVirtualFiles, type VirtualFiles, type VirtualHandler, type VirtualMatcher } from './virtual.js'
 
 export interface TftpService extends Service {
@@ -28,10 +30,11 @@ export function createTftpService (ctx: AppContext, opts: TftpServiceOptions = {
   const server = new TftpServer({
     log,
     settings: () => ctx.config.current().tftp,
-    namedPaths: () => Object.values(ctx.config.current().bootLoaders ?? {}),
+    namedPaths: () => namedLoaderPaths(ctx.config.current().bootLoaders),
     virtual,
     twinSockets: opts.twinSockets
   })
+  const offSecureBoot = registerSecureBootFiles(virtual, () => ctx.config.current())
   let bound: { address: string, port: number } | undefined
   return {
     name: 'tftp',
@@ -44,6 +47,7 @@ export function createTftpService (ctx: AppContext, opts: TftpServiceOptions = {
       log.info({ address: bound.address, port: bound.port, root: cfg.tftp.root }, 'tftp listening')
     },
     async stop () {
+      offSecureBoot()
       await server.close()
       bound = undefined
     }

@@ -17,6 +17,9 @@ t.test('two ways to boot at once: exit 2, saying why', async t => {
   const d = io()
   t.equal(await command.run(['--arm64', '--uefi'], d.io), 2)
   t.same(d.err, ['netboot lab: --uefi and --arm64 are different ways to boot; give one'])
+  const e = io()
+  t.equal(await command.run(['--secure-boot', '--http-boot'], e.io), 2)
+  t.same(e.err, ['netboot lab: --http-boot and --secure-boot are different ways to boot; give one'])
 })
 
 t.test('an unknown option: exit 2 with the parser\'s message', async t => {
@@ -25,8 +28,9 @@ t.test('an unknown option: exit 2 with the parser\'s message', async t => {
   t.match(c.err.join('\n'), /^netboot lab: Unknown option '--pxe'/)
 })
 
-t.test('the usage names the four ways to boot', async t => {
-  t.match(command.usage, /--uefi \| --http-boot \| --arm64/)
+t.test('the usage names the five ways to boot', async t => {
+  t.match(command.usage, /--uefi \| --http-boot \| --arm64 \| --secure-boot/)
+  t.match(command.usage, /^ {2}--secure-boot +OVMF with Secure Boot on/m)
   t.match(command.usage, /^ {2}--arm64 +an arm64 VM/m)
   t.match(command.usage, /^ {2}--http-boot +OVMF with its PXE turned off/m)
 })

@@ -106,3 +106,18 @@ t.test('through the netboot binary (node --import tsx src/main.ts)', async t => 
   t.equal(bad?.code, 1, 'exits 1')
   t.match(bad?.stderr ?? '', `${file}:12:14: error: mac 00:50:56:01:00:10 is listed twice`)
 })
+
+t.test('bootLoaders.secureBoot without the chain\'s files: a warning with the line and the fix', async t => {
+  const dir = await tempDir(t)
+  const file = join(dir, 'sb.yaml')
+  await writeFile(file, ['server:', '  address: 10.1.2.3', 'bootLoaders:', '  secureBoot: true', `  secureBootDir: ${join(dir, 'sb')}`].join('\n'))
+  const r = await run([file])
+  t.equal(r.code, 0, 'a warning, not an error: the appliance still serves everything else')
+  t.match(r.err.filter(l => l.includes(': warning: Secure Boot')), [
+    new RegExp(`^${file}:4:\\d+: warning: Secure Boot chain incomplete: no shimx64\\.efi or grubx64\\.efi in ${dir}/sb \\(hint: run scripts/fetch-trixie-loaders\\.sh`)
+  ])
+  await (await import('node:fs/promises')).mkdir(join(dir, 'sb'))
+  for (const f of ['shimx64.efi', 'grubx64.efi']) await writeFile(join(dir, 'sb', f), 'x')
+  const ok = await run([file])
+  t.notMatch(ok.err.join('\n'), /Secure Boot chain/, 'with both files there, no warning')
+})

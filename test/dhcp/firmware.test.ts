@@ -71,7 +71,7 @@ t.test('firmware boots through our proxyDHCP', async t => {
     t.match(ovmfHttpFull, /HTTP-SYN-FROM 10\.98\.0\.160\./, 'from the first pool address we offered')
     t.match(ovmfHttpFull, /HTTP-GET \/loaders\/ipxe\.efi\n(.*\n)*HTTP-GET \/boot\.ipxe/, 'loader, then the chained iPXE\'s script')
   })
-  // arm64: Debian trixie's iPXE build (scripts/fetch-arm64-ipxe.sh), chained by AAVMF over TFTP (arch 11) or HTTP
+  // arm64: Debian trixie's iPXE build (scripts/fetch-trixie-loaders.sh), chained by AAVMF over TFTP (arch 11) or HTTP
   // (arch 19); the chained iPXE asks as arch 11 with user class iPXE and must get the script URL, not the loader again.
   t.test('AAVMF arm64 (EDK2 PXE on -M virt): option 93 = 11, TFTP ipxe-arm64.efi, then the chained arm64 iPXE fetches boot.ipxe', async t => {
     t.match(aavmf, /^CLIENT-ARCH Discover 11$/m, 'the firmware\'s DISCOVER carried option 93 = 11')

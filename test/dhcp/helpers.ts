@@ -5,7 +5,7 @@ import { MessageType, Opt, ipToBuffer } from '../../src/dhcp/options.js'
 
 export const SERVER = '10.99.0.1'
 
-export function testConfig (patch: { dhcp?: Partial<AppConfig['dhcp']>, ports?: Partial<AppConfig['ports']>, server?: Partial<AppConfig['server']> } = {}): AppConfig {
+export function testConfig (patch: { dhcp?: Partial<AppConfig['dhcp']>, ports?: Partial<AppConfig['ports']>, server?: Partial<AppConfig['server']>, bootLoaders?: Partial<AppConfig['bootLoaders']> } = {}): AppConfig {
   const cfg = {
     source: '<test>',
     httpBaseUrl: `http://${patch.server?.address ?? SERVER}:8080`,
@@ -14,7 +14,7 @@ export function testConfig (patch: { dhcp?: Partial<AppConfig['dhcp']>, ports?: 
     dhcp: { mode: 'proxy', responseDelayMs: 0, answer: 'all', busyPollMicroseconds: 300, ...patch.dhcp },
     tftp: { enabled: true, root: '/usr/lib/ipxe', maxTransfers: 1000, maxTransfersPerClient: 8, cacheBytes: 0, maxBlksize: 65464, maxWindowsize: 64, retries: 6, timeoutMs: 1000, busyPollMicroseconds: 200 },
     http: { enabled: true, menuTimeoutSeconds: 10 },
-    bootLoaders: { bios: 'undionly.kpxe', efiIa32: 'ipxe-ia32.efi', efiX64: 'ipxe.efi', efiArm64: 'ipxe-arm64.efi', httpX64: 'ipxe.efi', httpArm64: 'ipxe-arm64.efi' },
+    bootLoaders: { bios: 'undionly.kpxe', efiIa32: 'ipxe-ia32.efi', efiX64: 'ipxe.efi', efiArm64: 'ipxe-arm64.efi', httpX64: 'ipxe.efi', httpArm64: 'ipxe-arm64.efi', ...patch.bootLoaders },
     paths: { images: '/tmp/images', state: '/tmp/state', pe: '/tmp/pe', files: '/tmp/files' },
     deployment: { checkInTimeoutMinutes: 60, tokenTtlMinutes: 1440 },
     images: [], taskSequences: [], collections: [], advertisements: [], protected: []

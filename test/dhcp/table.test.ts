@@ -139,3 +139,20 @@ t.test('a boot URL longer than the file field goes in option 67', async t => {
   t.equal(r.file, '')
   t.equal(optString(r.options, Opt.BOOTFILE), `http://${'x'.repeat(130)}/boot.ipxe`)
 })
+
+t.test('bootLoaders.secureBoot: x86-64 UEFI gets shim (TFTP or HTTP Boot), every other arch and iPXE what it had', async t => {
+  const want: Record<number, string | undefined> = {
+    ...expectedFile, 7: 'secureboot/shimx64.efi', 9: 'secureboot/shimx64.efi', 16: `${HTTP}/secureboot/shimx64.efi`
+  }
+  for (const mode of ['proxy', 'full'] as const) {
+    const cfg = testConfig({ dhcp: { mode, full: mode === 'full' ? FULL : undefined }, bootLoaders: { secureBoot: true } })
+    for (const arch of [0, 6, 7, 9, 11, 16, 19]) {
+      for (const ipxe of [false, true]) {
+        const c = classify(decode(encode(clientPacket({ arch, ipxe }))), 'dhcp', mode) as Classified
+        const reply = mode === 'proxy' ? buildProxyReply(c, cfg) : handleFull(c, cfg, new LeaseTable(), Date.parse('2026-01-01T00:00:00Z')).reply
+        const r = decode(encode(reply as DhcpPacket))
+        t.equal(r.file, ipxe ? `${HTTP}/boot.ipxe` : want[arch], `${mode} arch ${arch}${ipxe ? ' iPXE' : ''}`)
+      }
+    }
+  }
+})

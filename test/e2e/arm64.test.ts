@@ -1,5 +1,5 @@
 // End to end, arm64: an AAVMF VM (qemu-system-aarch64 -M virt, TCG) PXE-boots as arch 11; the appliance's proxy
-// OFFER names ipxe-arm64.efi (Debian trixie's build, scripts/fetch-arm64-ipxe.sh), served over TFTP; the chained
+// OFFER names ipxe-arm64.efi (Debian trixie's build, scripts/fetch-trixie-loaders.sh), served over TFTP; the chained
 // arm64 iPXE gets boot.ipxe, identifies itself (buildarch arm64) and boots the arm64 PE (/pe/arm64/*), which
 // partitions the disk (GPT + ESP: UEFI), streams the WIM onto NTFS and reports success.
 import t from 'tap'

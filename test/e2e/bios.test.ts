@@ -21,6 +21,7 @@ t.test('BIOS VM: PXE → iPXE → PE → WIM on NTFS, then told to boot locally'
   // fetches /boot/decide a second time and runs the local-boot script (sanboot of drive 0x80).
   const firstBoot = (await readFile(run.serialLog, 'latin1')).indexOf('netboot: task sequence complete')
   t.ok(firstBoot > 0, 'the PE printed the end of the sequence on the serial console')
+  t.match(await readFile(run.serialLog, 'latin1'), /netboot: firmware: BIOS/, 'the PE tells BIOS from UEFI')
   await waitForLine(run.serialLog, /boot\/decide\.\.\. ok[\s\S]*Booting from SAN device 0x80/, 4 * 60_000, { from: firstBoot })
   t.pass('the VM PXE-booted again and was sent to its local disk')
   t.ok(await decideCount(run) >= 2, 'the appliance answered /boot/decide for both boots')

@@ -15,6 +15,7 @@ t.test('UEFI VM: PXE → ipxe.efi → PE → GPT + ESP + NTFS', async t => {
   // After the result the PE reboots; OVMF PXE-boots again and iPXE asks /boot/decide a second time.
   const firstBoot = (await readFile(run.serialLog, 'latin1')).indexOf('netboot: task sequence complete')
   t.ok(firstBoot > 0, 'the PE printed the end of the sequence on the serial console')
+  t.match(await readFile(run.serialLog, 'latin1'), /netboot: firmware: UEFI, Secure Boot off/, 'the PE read the firmware\'s SecureBoot variable (efivarfs mounted)')
   await waitForLine(run.serialLog, /boot\/decide\.\.\. ok/, 4 * 60_000, { from: firstBoot })
   t.ok(await decideCount(run) >= 2, 'the VM PXE-booted again and the appliance answered it')
   const mac = encodeURIComponent(run.mac)

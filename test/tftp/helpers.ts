@@ -37,7 +37,8 @@ export function tftpConfig (root: string, o: TftpOverrides = {}): AppConfig {
   }
   // Only the fields the TFTP service reads; the rest of AppConfig belongs to other services.
   // bootLoaders.efiX64 names `named-link.efi`: the traversal test's one symlink out of the root that is followed.
-  const bootLoaders = { bios: 'undionly.kpxe', efiIa32: 'ipxe-ia32.efi', efiX64: 'named-link.efi', efiArm64: 'ipxe-arm64.efi', httpX64: 'ipxe.efi', httpArm64: 'ipxe-arm64.efi' }
+  // secureBootDir: the Secure Boot chain's files (src/secureboot/tftp.ts), a directory inside the root here.
+  const bootLoaders = { bios: 'undionly.kpxe', efiIa32: 'ipxe-ia32.efi', efiX64: 'named-link.efi', efiArm64: 'ipxe-arm64.efi', httpX64: 'ipxe.efi', httpArm64: 'ipxe-arm64.efi', secureBoot: true, secureBootDir: join(root, 'sb') }
   return { server: { address: '127.0.0.1', bind: '127.0.0.1' }, ports: { tftp: 0 }, tftp, bootLoaders, source: '<test>', httpBaseUrl: 'http://127.0.0.1' } as unknown as AppConfig
 }
 

@@ -6,6 +6,7 @@ import type { AppContext } from '../../service.js'
 import { FileMissingError } from '../errors.js'
 import { resolveInside } from '../safe-path.js'
 import { sendFile } from '../send-file.js'
+import { SECURE_BOOT_FILES, SECURE_BOOT_PREFIX, namedLoaderPaths, secureBootFileFor } from '../../secureboot/files.js'
 import { PE_ARCHES, peBuildCommand, peDirFor, peUrlPath } from '../../pe/arch.js'
 
 type Wild = FastifyRequest<{ Params: { '*': string } }>
@@ -19,8 +20,16 @@ export default async function fileRoutes (app: FastifyInstance, { ctx }: { ctx: 
   // The loaders named under bootLoaders (UEFI HTTP Boot fetches them here) may be links out of the TFTP root.
   get('/loaders/*', async (req: Wild, reply) => {
     const rel = req.params['*']
-    const named = (Object.values(cfg().bootLoaders) as string[]).includes(rel)
+    const named = namedLoaderPaths(cfg().bootLoaders).includes(rel)
     return await sendFile(req, reply, await resolveInside(cfg().tftp.root, rel, '', named))
+  })
+
+  // The Secure Boot chain (UEFI HTTP Boot with bootLoaders.secureBoot): shim, then GRUB next to it.
+  get(`/${SECURE_BOOT_PREFIX}/*`, async (req: Wild, reply) => {
+    const name = secureBootFileFor(`${SECURE_BOOT_PREFIX}/${req.params['*']}`)
+    const dir = cfg().bootLoaders.secureBootDir
+    if (name === undefined) throw new FileMissingError(`the Secure Boot chain has ${SECURE_BOOT_FILES.join(', ')} only`)
+    return await serve(req, reply, dir, name, ` in ${dir}: run scripts/fetch-trixie-loaders.sh (or set bootLoaders.secureBootDir)`)
   })
 
   // The Linux PE of each architecture: /pe/* from paths.pe (amd64), /pe/arm64/* from paths.pe/arm64.

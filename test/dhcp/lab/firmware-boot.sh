@@ -2,7 +2,7 @@
 # Real firmware against the appliance's proxyDHCP, beside a separate "site" DHCP server:
 #   ns nbd-fa<id>: bridge + QEMU tap + the appliance (src/dhcp via run-service.ts, proxy mode, 10.98.0.1)
 #                  + dnsmasq as TFTP-only server + python http.server on :8080
-#   TFTP root: a temp dir with links to /usr/lib/ipxe/* (ipxe-arm64.efi included: scripts/fetch-arm64-ipxe.sh puts
+#   TFTP root: a temp dir with links to /usr/lib/ipxe/* (ipxe-arm64.efi included: scripts/fetch-trixie-loaders.sh puts
 #   Debian trixie's arm64 build there) plus a placeholder ipxe-ia32.efi (no Debian release builds iPXE for IA32;
 #   the appliance's defaults name it for option 93 = 6). For IA32 the evidence is that the firmware downloaded the
 #   file our OFFER named, not that it runs.
@@ -47,7 +47,7 @@ for l in "$TAP" "$VA" "$BR"; do ip -n "$A" link set "$l" up; done
 ip -n "$S" link set "$VS" up
 ip -n "$A" route add default dev "$BR"
 mkdir -p "$WORK/tftp"; chmod 755 "$WORK" "$WORK/tftp"; ln -s /usr/lib/ipxe/* "$WORK/tftp/"
-[ -s /usr/lib/ipxe/ipxe-arm64.efi ] || { echo "no /usr/lib/ipxe/ipxe-arm64.efi: run scripts/fetch-arm64-ipxe.sh"; exit 1; }
+[ -s /usr/lib/ipxe/ipxe-arm64.efi ] || { echo "no /usr/lib/ipxe/ipxe-arm64.efi: run scripts/fetch-trixie-loaders.sh"; exit 1; }
 printf 'netboot lab placeholder for ipxe-ia32.efi\n' > "$WORK/tftp/ipxe-ia32.efi"
 
 # Site DHCP (addresses only) + IPv6 RA so iPXE does not stall (DESIGN.md).
