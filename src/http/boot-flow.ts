@@ -1,22 +1,16 @@
 // From a boot request to the script view: record the sighting, ask the policy, begin a deployment when it says
 // deploy. No fastify here: routes/boot.ts turns the view into the reply.
 import { createHash, timingSafeEqual } from 'node:crypto'
-import type { AppConfig, TaskSequence } from '../config/schema.js'
+import type { AppConfig } from '../config/schema.js'
 import type { AppContext } from '../service.js'
 import type { BootDecision } from '../policy/decision.js'
 import type { ClientIdentity } from '../policy/types.js'
 import type { Logger } from '../log.js'
 import type { Machine, MachineSighting } from '../store/types.js'
 import type { ScriptView } from '../ipxe/script.js'
-import { peForDeployment, type PeChoice } from '../pe/availability.js'
+import { peForDeployment, type ScriptLoader } from '../pe/availability.js'
 import { clientFrom } from './identity.js'
 import type { HttpDeps, PolicyInput } from './deps.js'
-
-/** What runs the scripts: iPXE, or GRUB in the Secure Boot chain (bootLoaders.secureBoot), which cannot start WinPE. */
-export type ScriptLoader = 'ipxe' | 'grub'
-
-/** Why a GRUB-booted machine cannot start a WinPE deployment. */
-export const WINPE_NEEDS_IPXE = 'WinPE starts through iPXE\'s wimboot, which Secure Boot does not allow (this machine booted the Secure Boot chain)'
 
 export interface BootFlow {
   /** Record the sighting and gather what the policy needs (the stored machine and its deployments). */
@@ -42,7 +36,7 @@ export function bootFlow (ctx: AppContext, deps: HttpDeps, log: Logger): BootFlo
         case 'local':
           return { kind: 'local', arch: client.arch, reason: d.reason }
         case 'deploy': {
-          const pe = await startablePe(cfg, client, d.taskSequence, loader)
+          const pe = await peForDeployment(cfg, client.arch, d.taskSequence, loader)
           if ('missing' in pe) {
             // Beginning a deployment this machine cannot boot would only leave it looping on "could not boot the
             // PE" until the check-in timeout failed it: say why, boot the local disk, and begin nothing.
@@ -62,13 +56,6 @@ export function bootFlow (ctx: AppContext, deps: HttpDeps, log: Logger): BootFlo
   }
 }
 
-/** The PE this machine would boot for a task sequence, or why it cannot start it (no PE; WinPE under GRUB). */
-async function startablePe (cfg: AppConfig, client: ClientIdentity, ts: TaskSequence, loader: ScriptLoader): Promise<PeChoice> {
-  const pe = await peForDeployment(cfg, client.arch, ts)
-  if (loader === 'grub' && !('missing' in pe) && pe.arch === 'winpe') return { missing: WINPE_NEEDS_IPXE, detail: 'the machine booted through shim and GRUB' }
-  return pe
-}
-
 async function menuView (cfg: AppConfig, client: ClientIdentity, d: Extract<BootDecision, { kind: 'menu' }>, passwordChecked: boolean, loader: ScriptLoader): Promise<ScriptView> {
   const baseUrl = cfg.httpBaseUrl
   if (d.items.length === 0) return { kind: 'local', arch: client.arch, reason: 'no deployment offered' }
@@ -77,7 +64,7 @@ async function menuView (cfg: AppConfig, client: ClientIdentity, d: Extract<Boot
   // An advertisement this machine could not start (no PE for its architecture) is listed as text, with the reason,
   // rather than offered and then refused; choosing it by URL is still refused by respond().
   const items = await Promise.all(d.items.map(async i => {
-    const pe = await startablePe(cfg, client, i.taskSequence, loader)
+    const pe = await peForDeployment(cfg, client.arch, i.taskSequence, loader)
     const item = { id: i.advertisement.id, label: i.taskSequence.name ?? i.taskSequence.id }
     return 'missing' in pe ? { ...item, unavailable: pe.missing } : item
   }))

@@ -3,14 +3,18 @@
 //   RFC 9110 §5.1 (field names are case-insensitive). fastify and Node write them in lower case; without a length
 //   it saw, `configfile` gave up after its ~30 s network timeout and asked again, and the kernel never loaded.
 // - It opens one connection per file and reads to its end: the connection is closed after each answer.
-// So for a request whose User-Agent is GRUB's ("GRUB 2.12-9+deb13u4"), the response head is written with the
-// usual capitalisation (Content-Length, Content-Type, …) and `Connection: close`. Every route benefits: the boot
-// configs and the PE's kernel and initrd (send-file.ts writes its head through the same writeHead).
+// - Booted by UEFI HTTP Boot, Debian's GRUB reads $prefix through the firmware's EFI_HTTP_PROTOCOL (User-Agent
+//   "UefiHttpBoot/1.0", Debian's efi/http.c patch) and again looks for "Content-Length" case-sensitively: our
+//   grub.cfg arrived empty and GRUB stopped at its prompt.
+// So for a request whose User-Agent is GRUB's ("GRUB 2.12-9+deb13u4") or EDK2's HTTP Boot one, the response head is
+// written with the usual capitalisation (Content-Length, Content-Type, …) and `Connection: close`. Every route
+// benefits: the boot configs and the PE's kernel and initrd (send-file.ts writes its head through the same writeHead).
 import type { FastifyInstance } from 'fastify'
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http'
 
-export function isGrub (userAgent: string | undefined): boolean {
-  return /^GRUB\b/.test(userAgent ?? '')
+/** GRUB's own HTTP client, or EDK2's (which GRUB uses when it was HTTP-booted). */
+export function wantsCanonicalHeaders (userAgent: string | undefined): boolean {
+  return /^(GRUB\b|UefiHttpBoot\/)/.test(userAgent ?? '')
 }
 
 /** `content-length` → `Content-Length`. */
@@ -27,7 +31,7 @@ export function canonicalHeaders (headers: OutgoingHttpHeaders): OutgoingHttpHea
 
 export function registerGrubQuirks (app: FastifyInstance): void {
   app.addHook('onRequest', async (req, reply) => {
-    if (!isGrub(req.headers['user-agent'])) return
+    if (!wantsCanonicalHeaders(req.headers['user-agent'])) return
     const res: ServerResponse = reply.raw
     const writeHead = res.writeHead.bind(res) as (status: number, ...rest: unknown[]) => ServerResponse
     // writeHead(status[, message][, headers]): headers set earlier with setHeader are renamed too.

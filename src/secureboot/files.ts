@@ -19,9 +19,13 @@ export const GRUB_ENTRY_PATHS: readonly string[] = ['grub/grub.cfg', 'grub/x86_6
 /** The TFTP path or URL path (no leading slash) of the first stage the firmware loads. */
 export const SHIM_PATH = `${SECURE_BOOT_PREFIX}/shimx64.efi`
 
-/** The file name inside secureBootDir a request path names (`secureboot/grubx64.efi` → `grubx64.efi`), any case. */
+/**
+ * The file name inside secureBootDir a request path names (`secureboot/grubx64.efi` → `grubx64.efi`), any case.
+ * Shim over HTTP Boot asks for `secureboot//grubx64.efi` (httpboot.c joins its own directory, which ends in a slash,
+ * with "/grubx64.efi"): repeated slashes count as one.
+ */
 export function secureBootFileFor (path: string): string | undefined {
-  const m = /^secureboot\/([^/]+)$/i.exec(path)
+  const m = /^\/*secureboot\/+([^/]+)$/i.exec(path)
   if (m === null) return undefined
   const name = (m[1] ?? '').toLowerCase()
   return SECURE_BOOT_FILES.includes(name) ? name : undefined

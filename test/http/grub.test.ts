@@ -5,7 +5,7 @@ import t from 'tap'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BASE, makeLab, type Lab } from './helpers.js'
-import { WINPE_NEEDS_IPXE } from '../../src/http/boot-flow.js'
+import { WINPE_NEEDS_IPXE } from '../../src/pe/availability.js'
 import { label } from '../../src/ipxe/script.js'
 
 const M1 = '52:54:00:00:00:01'   // required win11
@@ -102,6 +102,7 @@ t.test('the chain\'s files over HTTP, from bootLoaders.secureBootDir; a clear 40
   await writeFile(join(dir, 'grubx64.efi'), 'stand-in grub')
   t.equal((await lab.app.inject({ url: '/secureboot/shimx64.efi' })).body, 'stand-in shim')
   t.equal((await lab.app.inject({ url: '/secureboot/GRUBX64.EFI' })).body, 'stand-in grub', 'any case, as firmware spells it')
+  t.equal((await lab.app.inject({ url: '/secureboot//grubx64.efi' })).body, 'stand-in grub', 'and with the double slash shim\'s HTTP Boot sends')
   t.equal((await lab.app.inject({ url: '/secureboot/other.efi' })).statusCode, 404, 'only the chain\'s files')
   t.equal((await lab.app.inject({ url: '/secureboot/../appliance.yaml' })).statusCode, 404)
 })
@@ -122,6 +123,8 @@ t.test('on the wire, GRUB gets capitalised header names and a closed connection;
     t.ok(grub.raw.includes('Content-Length'), `${path}: Content-Length as GRUB's parser spells it (${grub.raw.join(', ')})`)
     t.ok(grub.raw.includes('Connection'), `${path}: Connection: close`)
     t.notOk(grub.raw.some(h => h === h.toLowerCase() && h !== h.toUpperCase()), `${path}: no lower-case name left`)
+    const edk2 = await head(path, 'UefiHttpBoot/1.0')
+    t.ok(edk2.raw.includes('Content-Length'), `${path}: also for EDK2's HTTP client, which GRUB uses when HTTP-booted`)
     const curl = await head(path, 'curl/7.88.1')
     t.ok(curl.raw.includes('content-length'), `${path}: other clients get fastify's names`)
     t.equal(grub.body, curl.body, `${path}: the same body`)
