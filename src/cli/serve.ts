@@ -16,6 +16,7 @@ import type { Store } from '../store/types.js'
 import type { Service } from '../service.js'
 import { missingServeFlags } from '../runtime/node-flags.js'
 import { peStatus } from '../pe/availability.js'
+import { secureBootStatus } from '../secureboot/status.js'
 import { peBuildCommand } from '../pe/arch.js'
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
@@ -149,6 +150,11 @@ async function serveWith (args: ServeArgs, log: Logger, io: CliIO): Promise<numb
     if (pe.built) log.info(fields, `${pe.arch} PE ready`)
     else if (pe.arch === 'amd64') log.warn(fields, missing)
     else log.info(fields, missing)
+  }
+  const sb = await secureBootStatus(cfg)
+  if (sb !== undefined && sb.missing.length === 0) log.info({ dir: sb.dir }, 'Secure Boot chain ready: x86-64 UEFI machines get shim → GRUB')
+  if (sb !== undefined && sb.missing.length > 0) {
+    log.warn({ dir: sb.dir, missing: sb.missing }, `bootLoaders.secureBoot is on but ${sb.missing.join(' and ')} ${sb.missing.length === 1 ? 'is' : 'are'} not in ${sb.dir}: x86-64 UEFI machines are offered a loader they cannot download (scripts/fetch-trixie-loaders.sh fetches it)`)
   }
   const missing = missingServeFlags()
   if (missing.length > 0) {

@@ -141,3 +141,21 @@ t.test('bad arguments: exit 2 with usage hint', async t => {
   t.equal((await l.exited).code, 2)
   t.match(l.stderr(), /--log-level must be one of fatal, error/)
 })
+
+t.test('bootLoaders.secureBoot: the log says whether the chain can be served', async t => {
+  const site = await makeSite(t, 'dhcp:\n  mode: off\nbootLoaders:\n  secureBoot: true\n')
+  await writeFile(site.config, (await readFile(site.config, 'utf8')) + `  secureBootDir: ${site.dir}/sb\n`)
+  const d = serve(t, ['--config', site.config])
+  const warn = await d.waitLog(/^bootLoaders\.secureBoot is on but/)
+  t.match(warn, { level: 40, dir: `${site.dir}/sb`, missing: ['shimx64.efi', 'grubx64.efi'] }, 'missing files: a warning naming them and the fix')
+  t.match(warn.msg, /scripts\/fetch-trixie-loaders\.sh/)
+  d.proc.kill('SIGTERM')
+  await d.exited
+  const { mkdir: mk, writeFile: wf } = await import('node:fs/promises')
+  await mk(`${site.dir}/sb`)
+  for (const f of ['shimx64.efi', 'grubx64.efi']) await wf(`${site.dir}/sb/${f}`, 'stand-in')
+  const e = serve(t, ['--config', site.config])
+  t.match(await e.waitLog(/^Secure Boot chain ready/), { level: 30, dir: `${site.dir}/sb` }, 'with both files: ready')
+  e.proc.kill('SIGTERM')
+  await e.exited
+})
