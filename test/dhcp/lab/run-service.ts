@@ -14,7 +14,7 @@ import { testConfig } from '../helpers.js'
 import { monitorEventLoopDelay, PerformanceObserver, performance } from 'node:perf_hooks'
 
 const spec = JSON.parse(process.argv[2] ?? '{}')
-const cfg = testConfig({ dhcp: spec.dhcp, ports: spec.ports, server: spec.server, bootLoaders: spec.bootLoaders })
+const cfg = testConfig({ dhcp: spec.dhcp, ports: spec.ports, server: spec.server })
 const store = spec.stateDir !== undefined ? await openLevelStore(spec.stateDir) : createMemoryStore()
 const log = createLogger({ level: spec.logLevel ?? 'warn', destination: process.stderr })
 const ctx = { config: staticConfig(cfg), store, log, clock: systemClock }
