@@ -34,7 +34,7 @@ export function createTftpService (ctx: AppContext, opts: TftpServiceOptions = {
     virtual,
     twinSockets: opts.twinSockets
   })
-  const offSecureBoot = registerSecureBootFiles(virtual, () => ctx.config.current())
+  let offSecureBoot = (): void => {}
   let bound: { address: string, port: number } | undefined
   return {
     name: 'tftp',
@@ -44,6 +44,8 @@ export function createTftpService (ctx: AppContext, opts: TftpServiceOptions = {
     async start () {
       const cfg = ctx.config.current()
       bound = await server.listen(cfg.server.bind, cfg.ports.tftp)
+      // Registered once bound (a failed start leaves nothing behind), before any request can be read.
+      offSecureBoot = registerSecureBootFiles(virtual, () => ctx.config.current())
       log.info({ address: bound.address, port: bound.port, root: cfg.tftp.root }, 'tftp listening')
     },
     async stop () {
