@@ -5,6 +5,7 @@ import { resolve } from 'node:path'
 import { readWimInfo } from '../images/wim.js'
 import { entries, section, str, type Obj, type Reporter } from './report.js'
 import { DEFAULT_SECURE_BOOT_DIR } from './schema.js'
+import { missingChainFiles } from '../secureboot/status.js'
 
 type WimCount = { count: number } | { missing: true } | { unreadable: string }
 
@@ -64,8 +65,7 @@ export async function checkFiles (data: Obj, r: Reporter, cwd: string): Promise<
   const loaders = section(data, 'bootLoaders')
   if (loaders.secureBoot === true) {
     const dir = resolve(cwd, str(loaders.secureBootDir) ?? DEFAULT_SECURE_BOOT_DIR)
-    const missing: string[] = []
-    for (const f of ['shimx64.efi', 'grubx64.efi']) if (!await stat(resolve(dir, f)).then(s => s.isFile(), () => false)) missing.push(f)
+    const missing = await missingChainFiles(dir)
     if (missing.length > 0) {
       r.warn(['bootLoaders', 'secureBoot'], `Secure Boot chain incomplete: no ${missing.join(' or ')} in ${dir}`,
         'run scripts/fetch-trixie-loaders.sh (or point bootLoaders.secureBootDir at shimx64.efi and grubx64.efi)')

@@ -45,7 +45,7 @@ export function createTftpService (ctx: AppContext, opts: TftpServiceOptions = {
       const cfg = ctx.config.current()
       bound = await server.listen(cfg.server.bind, cfg.ports.tftp)
       // Registered once bound (a failed start leaves nothing behind), before any request can be read.
-      offSecureBoot = registerSecureBootFiles(virtual, () => ctx.config.current())
+      offSecureBoot = registerSecureBootFiles(virtual, () => ctx.config.current(), server.cache)
       log.info({ address: bound.address, port: bound.port, root: cfg.tftp.root }, 'tftp listening')
     },
     async stop () {
