@@ -15,6 +15,8 @@ PACKAGES=(
   atftp tftp-hpa busybox-static curl dnsmasq-base kea-admin python3-scapy zzuf
   # images and the PE
   wimtools ntfs-3g fdisk dosfstools cpio zstd xz-utils kmod jq httpfs2 fuse3 gdisk parted
+  # the PE's makeBootable step: grub-install and GRUB's BIOS and x86-64 UEFI platforms
+  grub2-common grub-pc-bin grub-efi-amd64-bin
   # the arm64 PE: readelf follows DT_NEEDED of foreign binaries; file checks what was built
   binutils file
   # capture media

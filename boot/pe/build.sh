@@ -42,15 +42,16 @@ die () { echo "pe: error: $*" >&2; exit 1; }
 # Tools copied into the PE, with their libraries (build.d/ARCH.sh finds them: host PATH or the arm64 sysroot).
 BINARIES=(
   wimlib-imagex mkntfs ntfs-3g ntfsfix ntfslabel ntfsinfo sfdisk wipefs blkid partprobe sgdisk
-  mkfs.fat fsck.fat mkfs.ext4 e2fsck curl jq httpfs2 fusermount kmod
+  mkfs.fat fsck.fat mkfs.ext4 e2fsck curl jq httpfs2 fusermount kmod grub-install
 )
 # The Debian packages they come from (amd64: their installed versions make up the cache key; arm64: the
 # packages whose dependency closure is fetched).
 PACKAGES=(busybox-static wimtools libwim15 ntfs-3g libntfs-3g89 fdisk dosfstools e2fsprogs curl libcurl4 jq
-  httpfs2 libfuse2 kmod util-linux gdisk parted)
+  httpfs2 libfuse2 kmod util-linux gdisk parted grub2-common grub-common)
 
-# Defines MODULES, ACACHE (the arch's cache dir), APT_GET/APT_CACHE (the apt the kernel comes from) and
-# arch_prepare, arch_versions, arch_fetch_userland, stage_busybox, stage_binary, stage_vmlinuz.
+# Defines MODULES, GRUB_PLATFORMS (the GRUB targets makeBootable installs, boot/pe/steps-boot.sh; their packages
+# are added to PACKAGES), ACACHE (the arch's cache dir), APT_GET/APT_CACHE (the apt the kernel comes from) and
+# arch_prepare, arch_versions, arch_fetch_userland, stage_busybox, stage_binary, stage_grub, stage_vmlinuz.
 . "$HERE/build.d/$ARCH.sh"
 arch_prepare
 
@@ -67,11 +68,11 @@ inputs_hash () {
     echo "kernel $KPKG $KVER_PKG"
     arch_versions
     printf '%s\n' "${MODULES[@]}" "${BINARIES[@]}"
-    (cd "$HERE" && for f in build.sh build.d/*.sh init udhcpc.script *.sh; do [ -f "$f" ] && sha256sum "$f"; done)
+    (cd "$HERE" && for f in build.sh build.d/*.sh init udhcpc.script localboot.cfg *.sh; do [ -f "$f" ] && sha256sum "$f"; done)
   } | sha256sum | cut -d' ' -f1
 }
 HASH="$(inputs_hash)"
-if [ $FORCE = 0 ] && [ -s "$OUT/vmlinuz" ] && [ -s "$OUT/initrd.img" ] && [ "$(cat "$OUT/inputs.sha256" 2>/dev/null)" = "$HASH" ]; then
+if [ $FORCE = 0 ] && [ -s "$OUT/vmlinuz" ] && [ -s "$OUT/initrd.img" ] && [ -s "$OUT/localboot.efi" ] && [ "$(cat "$OUT/inputs.sha256" 2>/dev/null)" = "$HASH" ]; then
   phase "up to date ($OUT, inputs $HASH)"
   exit 0
 fi
@@ -115,6 +116,9 @@ for b in "${BINARIES[@]}"; do
 done
 for a in wimapply wiminfo wimcapture wimextract wimverify; do ln -sf wimlib-imagex "$STAGE/bin/$a"; done
 ln -sf mkfs.fat "$STAGE/bin/mkfs.vfat"
+# grub-install reads its modules, kernel.img and boot.img from /usr/lib/grub/PLATFORM
+for p in "${GRUB_PLATFORMS[@]}"; do stage_grub "$p"; done
+phase "GRUB platforms for makeBootable: ${GRUB_PLATFORMS[*]} ($(du -sh "$STAGE/usr/lib/grub" | cut -f1))"
 for a in modprobe insmod lsmod rmmod depmod modinfo; do rm -f "$STAGE/bin/$a" "$STAGE/sbin/$a"; ln -s ../bin/kmod "$STAGE/sbin/$a"; done
 ln -sf ntfs-3g "$STAGE/bin/mount.ntfs-3g"
 # libfuse2 (httpfs2) and ntfs-3g look for fusermount in /bin and /usr/bin
@@ -161,8 +165,21 @@ echo "$KPKG $KVER_PKG arch $ARCH inputs $HASH" > "$STAGE/etc/netboot-pe-release"
 phase "packing the initramfs (cpio newc, zstd)"
 (cd "$STAGE" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) | zstd -q -T0 -10 > "$OUT/initrd.img.tmp"
 stage_vmlinuz "$KROOT/boot/vmlinuz-$KREL" "$OUT/vmlinuz.tmp"
+
+# --- localboot.efi ------------------------------------------------------------------------------------
+# A standalone GRUB for the UEFI machines told to boot locally: iPXE chains it, it chainloads the disk's OS
+# loader (localboot.cfg says why iPXE's exit is not enough). Made from the same GRUB platform the PE carries.
+EFI_PLATFORM=""
+for p in "${GRUB_PLATFORMS[@]}"; do case "$p" in *-efi) EFI_PLATFORM=$p ;; esac; done
+phase "localboot.efi: standalone GRUB $EFI_PLATFORM with localboot.cfg"
+grub-mkstandalone -O "$EFI_PLATFORM" -d "$STAGE/usr/lib/grub/$EFI_PLATFORM" -o "$OUT/localboot.efi.tmp" \
+  --install-modules="normal test echo sleep search search_fs_file chain part_gpt part_msdos fat" \
+  --modules="part_gpt part_msdos fat" --fonts= --locales= --themes= \
+  "boot/grub/grub.cfg=$HERE/localboot.cfg" || die "grub-mkstandalone ($EFI_PLATFORM) failed"
+
 sync -f "$OUT/initrd.img.tmp" 2>/dev/null || sync
+mv "$OUT/localboot.efi.tmp" "$OUT/localboot.efi"
 mv "$OUT/vmlinuz.tmp" "$OUT/vmlinuz"
 mv "$OUT/initrd.img.tmp" "$OUT/initrd.img"
 echo "$HASH" > "$OUT/inputs.sha256.tmp" && mv "$OUT/inputs.sha256.tmp" "$OUT/inputs.sha256"
-phase "done: $OUT/vmlinuz ($(stat -c %s "$OUT/vmlinuz") bytes), $OUT/initrd.img ($(stat -c %s "$OUT/initrd.img") bytes)"
+phase "done: $OUT/vmlinuz ($(stat -c %s "$OUT/vmlinuz") bytes), $OUT/initrd.img ($(stat -c %s "$OUT/initrd.img") bytes), $OUT/localboot.efi ($(stat -c %s "$OUT/localboot.efi") bytes)"

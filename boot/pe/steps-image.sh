@@ -86,8 +86,10 @@ step_apply_image () {
   fi
   size=$(get .size)
   echo "netboot: applying image $index of $count ($(get .image)${size:+, $size bytes}) to $t"
-  if [ "$(state fs)" = ext4 ]; then mount_target; dest=/mnt/target; else dest=$t; fi
-  { wimapply "$wim" "$index" "$dest" 2>&1; echo $? > "$RUN/wimapply.rc"; } | apply_progress
+  # ext4: --unix-data restores owners, modes (setuid…), device nodes and xattrs (file capabilities) of an image
+  # captured with --unix-data; an image without that data applies as root-owned files with default modes.
+  if [ "$(state fs)" = ext4 ]; then mount_target; dest=/mnt/target; unix=--unix-data; else dest=$t; unix=""; fi
+  { wimapply "$wim" "$index" "$dest" $unix 2>&1; echo $? > "$RUN/wimapply.rc"; } | apply_progress
   rc=$(cat "$RUN/wimapply.rc")
   close_wim
   [ "$rc" = 0 ] || fail "wimapply exited with $rc"
@@ -152,6 +154,9 @@ step_computer_name () {
     echo "netboot: computer name $name written to Windows\\Panther\\unattend.xml"
   else
     mkdir -p /mnt/target/etc && echo "$name" > /mnt/target/etc/hostname
+    # Debian's convention: the host's own name on 127.0.1.1 (the reference machine's name is there).
+    [ -f /mnt/target/etc/hosts ] && grep -q '^127\.0\.1\.1[[:space:]]' /mnt/target/etc/hosts \
+      && sed -i "s/^127\.0\.1\.1[[:space:]].*/127.0.1.1\t$name/" /mnt/target/etc/hosts
     echo "netboot: computer name $name written to /etc/hostname"
   fi
 }

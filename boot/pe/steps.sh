@@ -16,6 +16,7 @@ run_step () {  # run_step TYPE INDEX STEP_JSON
     applyFiles) step_apply_files ;;
     setComputerName) step_computer_name ;;
     runCommand) step_run_command ;;
+    makeBootable) step_make_bootable ;;
     capture) step_capture ;;
     *) fail "unknown step type '$1'" ;;
   esac
@@ -99,3 +100,4 @@ step_partition () {
 }
 
 . /netboot/steps-image.sh
+. /netboot/steps-boot.sh

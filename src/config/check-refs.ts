@@ -96,15 +96,34 @@ function parseTime (v: unknown): number | undefined {
   return Number.isNaN(t) ? undefined : t
 }
 
+/**
+ * makeBootable installs GRUB for a Linux image on ext4 (boot/pe/steps-boot.sh): after a partition step that
+ * formats NTFS it can only fail, and before any applyImage there is no kernel on the volume yet.
+ */
+function checkMakeBootable (r: Reporter, base: Array<string | number>, tsId: string, filesystem: string | undefined, applied: boolean): void {
+  if (filesystem === 'ntfs') {
+    r.warn([...base, 'type'], `task sequence '${tsId}': makeBootable after a partition step that formats NTFS`,
+      'makeBootable installs GRUB for Linux images: use filesystem: ext4 on the partition step (a Windows image needs bcdboot, which only WinPE has)')
+  }
+  if (!applied) {
+    r.warn([...base, 'type'], `task sequence '${tsId}': makeBootable before any applyImage step`,
+      'put it after the applyImage step: it looks for the kernel in the applied image\'s /boot')
+  }
+}
+
 /** applyImage names a defined image; capture over an existing image id is allowed but said. */
 export function checkSteps (data: Obj, r: Reporter): void {
   const images = idsOf(data, 'images')
   for (const [ti, ts] of entries(data.taskSequences)) {
     let partitioned = false
+    let filesystem: string | undefined   // of the last partition step
+    let applied = false
     for (const [si, step] of entries(ts.steps)) {
       const base = ['taskSequences', ti, 'steps', si]
       const image = str(step.image)
-      if (step.type === 'partition') partitioned = true
+      if (step.type === 'partition') { partitioned = true; filesystem = str(step.filesystem) ?? 'ntfs' }
+      if (step.type === 'applyImage') applied = true
+      if (step.type === 'makeBootable') checkMakeBootable(r, base, str(ts.id) ?? String(ti), filesystem, applied)
       if (step.type === 'applyImage' && image !== undefined) {
         if (!images.has(image)) missingRef(r, [...base, 'image'], 'image', image, images, 'images')
         if (!partitioned) {

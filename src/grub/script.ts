@@ -14,6 +14,7 @@
 import type { Arch } from '../config/schema.js'
 import { kernelArgs, label, q, RETRY_DELAY_SECONDS, type ScriptView } from '../ipxe/script.js'
 import { peUrlPath } from '../pe/arch.js'
+import { localBootLines } from './local-boot.js'
 
 /** Where GRUB asks for its boot decision (routes/boot.ts). */
 export const GRUB_BOOT_PREFIX = '/boot/grub'
@@ -76,11 +77,12 @@ export function renderGrub (v: ScriptView): string {
 }
 
 /**
- * Leave the network boot: `exit` returns to shim and shim to the firmware, whose boot manager tries the next entry
- * of BootOrder (the installed OS), as iPXE's `exit` does on UEFI (src/ipxe/script.ts localBoot).
+ * Leave the network boot: chainload the local disk's OS loader (local-boot.ts says why not just `exit`). Under
+ * Secure Boot the firmware checks what is chainloaded: Windows Boot Manager and the distributions' shims are signed
+ * by Microsoft; an unsigned loader is refused, and `exit` follows.
  */
 function localBoot (_arch: Arch): string[] {
-  return ['exit']
+  return localBootLines()
 }
 
 function refusal (arch: Arch, message: string): string {

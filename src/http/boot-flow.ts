@@ -34,14 +34,14 @@ export function bootFlow (ctx: AppContext, deps: HttpDeps, log: Logger): BootFlo
       log.debug({ mac: client.mac, kind: d.kind, trace: d.trace }, 'boot decision')
       switch (d.kind) {
         case 'local':
-          return { kind: 'local', arch: client.arch, reason: d.reason }
+          return { kind: 'local', baseUrl, arch: client.arch, reason: d.reason }
         case 'deploy': {
           const pe = await peForDeployment(cfg, client.arch, d.taskSequence, loader)
           if ('missing' in pe) {
             // Beginning a deployment this machine cannot boot would only leave it looping on "could not boot the
             // PE" until the check-in timeout failed it: say why, boot the local disk, and begin nothing.
             log.warn({ mac: client.mac, arch: client.arch, advertisement: d.advertisement.id, detail: pe.detail }, `deployment not started: ${pe.missing}`)
-            return refused(client, pe.missing)
+            return refused(cfg, client, pe.missing)
           }
           const { deployment, token } = await deps.deployments.begin(client, d)
           log.info({ mac: client.mac, deployment: deployment.id, advertisement: d.advertisement.id }, 'deployment begins')
@@ -58,7 +58,7 @@ export function bootFlow (ctx: AppContext, deps: HttpDeps, log: Logger): BootFlo
 
 async function menuView (cfg: AppConfig, client: ClientIdentity, d: Extract<BootDecision, { kind: 'menu' }>, passwordChecked: boolean, loader: ScriptLoader): Promise<ScriptView> {
   const baseUrl = cfg.httpBaseUrl
-  if (d.items.length === 0) return { kind: 'local', arch: client.arch, reason: 'no deployment offered' }
+  if (d.items.length === 0) return { kind: 'local', baseUrl, arch: client.arch, reason: 'no deployment offered' }
   const withPassword = cfg.http.pxePassword !== undefined
   if (withPassword && !passwordChecked) return { kind: 'login', baseUrl, arch: client.arch, mac: client.mac }
   // An advertisement this machine could not start (no PE for its architecture) is listed as text, with the reason,
@@ -71,8 +71,8 @@ async function menuView (cfg: AppConfig, client: ClientIdentity, d: Extract<Boot
   return { kind: 'menu', baseUrl, arch: client.arch, mac: client.mac, items, timeoutMs: cfg.http.menuTimeoutSeconds * 1000, withPassword }
 }
 
-export function refused (client: ClientIdentity, message: string): ScriptView {
-  return { kind: 'refused', arch: client.arch, message }
+export function refused (cfg: AppConfig, client: ClientIdentity, message: string): ScriptView {
+  return { kind: 'refused', baseUrl: cfg.httpBaseUrl, arch: client.arch, message }
 }
 
 /** Constant-time comparison of digests, so the answer time says nothing about the PXE password. */

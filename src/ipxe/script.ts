@@ -3,7 +3,7 @@
 // Every value that reaches a script is either a URL we built (query values percent-encoded), an id matching the
 // config's Id pattern, or text passed through `label()`, so nothing a client or an admin writes can inject commands.
 import type { Arch } from '../config/schema.js'
-import { peSerialConsole, peUrlPath, type PeArch } from '../pe/arch.js'
+import { peArchFor, peSerialConsole, peUrlPath, type PeArch } from '../pe/arch.js'
 
 /**
  * iPXE settings sent to /boot/decide, as `${setting}` references. `netX` is the interface that last opened, i.e.
@@ -30,12 +30,12 @@ export interface MenuItem { id: string, label: string, unavailable?: string }
 
 export type ScriptView =
   | { kind: 'entry', baseUrl: string }
-  | { kind: 'local', arch: Arch, reason: string }
+  | { kind: 'local', baseUrl: string, arch: Arch, reason: string }
   | { kind: 'deploy', baseUrl: string, arch: Arch, pe: PeArch, deploymentId: string, token: string, title: string }
   | { kind: 'deploy-winpe', baseUrl: string, arch: Arch, deploymentId: string, token: string, title: string }
   | { kind: 'login', baseUrl: string, arch: Arch, mac: string }
   | { kind: 'menu', baseUrl: string, arch: Arch, mac: string, items: MenuItem[], timeoutMs: number, withPassword: boolean }
-  | { kind: 'refused', arch: Arch, message: string }
+  | { kind: 'refused', baseUrl: string, arch: Arch, message: string }
   | { kind: 'retry', baseUrl: string, message: string }
 
 /** Text safe on an iPXE command line: printable ASCII without `$` (expansion), quotes, backslash or `#`. */
@@ -52,12 +52,12 @@ export function q (value: string): string {
 export function render (v: ScriptView): string {
   switch (v.kind) {
     case 'entry': return entry(v.baseUrl)
-    case 'local': return lines(`# Boot from the local disk: ${label(v.reason)}`, ...localBoot(v.arch))
+    case 'local': return lines(`# Boot from the local disk: ${label(v.reason)}`, ...localBoot(v.arch, v.baseUrl))
     case 'deploy': return deployLinux(v)
     case 'deploy-winpe': return deployWinpe(v)
     case 'login': return login(v)
     case 'menu': return menu(v)
-    case 'refused': return lines(`echo netboot: ${label(v.message)}`, 'sleep 5', ...localBoot(v.arch))
+    case 'refused': return lines(`echo netboot: ${label(v.message)}`, 'sleep 5', ...localBoot(v.arch, v.baseUrl))
     case 'retry': return retry(v.baseUrl, v.message)
   }
 }
@@ -83,15 +83,20 @@ function entry (baseUrl: string): string {
  * - BIOS: `sanboot --drive 0x80` boots the first hard disk's MBR; `--no-describe` keeps iPXE from installing
  *   an iBFT/aBFT that Windows would try to use. Some BIOSes then refuse INT 13 reads after a PXE ROM ran, so
  *   `exit` (back to the BIOS boot order, INT 18h) is the fallback.
- * - UEFI: sanboot of a local disk is not possible from iPXE; `exit` returns to the firmware boot manager,
- *   which tries the next entry of BootOrder (the installed OS). Firmware that puts network first and loops on
- *   it needs the disk ordered first after deployment (the deploy step sets BootNext/BootOrder).
+ * - UEFI x64 and arm64: iPXE cannot sanboot a local disk, and its `exit` returns EFI_SUCCESS, after which EDK2's
+ *   boot manager shows its menu rather than trying the next boot option (BdsEntry.c; OVMF does so). So iPXE
+ *   chains localboot.efi, a standalone GRUB built with the PE (boot/pe/localboot.cfg), which chainloads the first
+ *   OS loader on a local disk: Windows Boot Manager, a distribution's shim, or the removable-media path
+ *   makeBootable installs GRUB at. `exit` stays the fallback (no PE built, or no loader found).
+ * - Other UEFI (IA32, ARM32): `exit`.
  */
-function localBoot (arch: Arch): string[] {
+function localBoot (arch: Arch, baseUrl: string): string[] {
   if (arch === 'bios') {
     return ['sanboot --no-describe --drive 0x80 || exit', 'exit']
   }
-  return ['exit']
+  const pe = peArchFor(arch)
+  if (pe === undefined) return ['exit']
+  return [`chain --autofree ${baseUrl}${peUrlPath(pe)}/localboot.efi || exit`, 'exit']
 }
 
 /** The last console= is /dev/console, where the runner's output goes: the PE's serial console (pe/arch.ts). */
@@ -145,7 +150,7 @@ function login (v: Extract<ScriptView, { kind: 'login' }>): string {
     `chain --autofree ${v.baseUrl}/boot/menu?mac=${q(v.mac)}&password=\${password:uristring} || goto failed`,
     'exit',
     ':local',
-    ...localBoot(v.arch),
+    ...localBoot(v.arch, v.baseUrl),
     ':failed',
     ...retryTail(v.baseUrl, 'could not reach the appliance')
   )
@@ -168,7 +173,7 @@ function menu (v: Extract<ScriptView, { kind: 'menu' }>): string {
     `chain --autofree ${v.baseUrl}/boot/select?adv=\${selected:uristring}&mac=${q(v.mac)}${password} || goto failed`,
     'exit',
     ':local',
-    ...localBoot(v.arch),
+    ...localBoot(v.arch, v.baseUrl),
     ':failed',
     ...retryTail(v.baseUrl, 'could not start the deployment')
   )

@@ -16,6 +16,8 @@ export interface LabConfigOptions {
   imageIndex?: number
   /** extra steps after applyImage */
   extraSteps?: object[]
+  /** the partition step's file system (default ntfs) */
+  filesystem?: 'ntfs' | 'ext4'
   adminToken?: string
   /** bootLoaders.secureBoot: x86-64 UEFI machines get shim → GRUB instead of iPXE */
   secureBoot?: boolean
@@ -35,7 +37,7 @@ export function labConfig (o: LabConfigOptions): string {
       name: 'Lab deployment',
       variables: { ROLE: 'lab' },
       steps: [
-        { type: 'partition', name: 'Partition the first disk' },
+        { type: 'partition', name: 'Partition the first disk', ...(o.filesystem !== undefined ? { filesystem: o.filesystem } : {}) },
         { type: 'applyImage', name: 'Apply the lab image', image: 'lab-image', index: o.imageIndex ?? 1 },
         ...(o.extraSteps ?? [])
       ]

@@ -10,6 +10,8 @@ import {
   type Appliance, type Firmware, type Lab, type Vm
 } from './index.js'
 import { buildPe } from '../pe/build.js'
+import { hashTree } from './disk.js'
+import { makeLinuxTree } from './linux-image.js'
 import { peDirFor } from '../pe/arch.js'
 import { REPO_ROOT } from './services.js'
 
@@ -43,6 +45,11 @@ export interface LabRunOptions {
   extraSteps?: object[]
   /** the WIM holds this many images (copies of the tree; default 1) */
   wimImages?: number
+  /**
+   * 'files' (default): the generated tree of makeTree, for NTFS; 'linux': the bootable test system of
+   * linux-image.ts captured with --unix-data, on ext4 (add a makeBootable step to make it boot)
+   */
+  image?: 'files' | 'linux'
   /** bootLoaders.secureBoot (default: on for the Secure Boot firmwares, off otherwise) */
   secureBoot?: boolean
   /** runs after the appliance started, before the VM powers on */
@@ -60,8 +67,9 @@ export async function startLabRun (o: LabRunOptions): Promise<LabRun> {
   try {
     const images = join(work, 'images')
     await mkdir(images)
-    const sums = await makeTree(join(work, 'tree'))
-    await makeWim(join(images, 'lab.wim'), Array.from({ length: o.wimImages ?? 1 }, (_, i) => ({ dir: join(work, 'tree'), name: `Lab image ${i + 1}` })))
+    const linux = o.image === 'linux'
+    const sums = linux ? await linuxTree(join(work, 'tree')) : await makeTree(join(work, 'tree'))
+    await makeWim(join(images, 'lab.wim'), Array.from({ length: o.wimImages ?? 1 }, (_, i) => ({ dir: join(work, 'tree'), name: `Lab image ${i + 1}` })), 'lzx', linux)
     const lab = await createLab({ prefix: 'nbe-' })
     cleanups.push(async () => { await lab.close() })
     await startDnsmasq(lab, work)
@@ -69,6 +77,7 @@ export async function startLabRun (o: LabRunOptions): Promise<LabRun> {
     const appliance = await startAppliance(lab, labConfig({
       address: lab.address, workDir: work, peDir: PE_DIR, imagesDir: images, wimFile: 'lab.wim',
       macs: o.inCollection === false ? ['52:54:00:ff:ff:fe'] : [mac], imageIndex: o.imageIndex, extraSteps: o.extraSteps,
+      filesystem: linux ? 'ext4' : undefined,
       secureBoot: o.secureBoot ?? isSecureBoot(o.firmware)
     }), work)
     const tap = await lab.addTap()
@@ -82,6 +91,12 @@ export async function startLabRun (o: LabRunOptions): Promise<LabRun> {
     await close()
     throw err
   }
+}
+
+/** The Linux test system's tree (for amd64: kernel and modules of the x86-64 PE); its files' sums like makeTree's. */
+async function linuxTree (dir: string): Promise<Map<string, string>> {
+  await makeLinuxTree(dir, PE_DIR)
+  return await hashTree(dir)
 }
 
 /** The VM's deployment once it has ended (succeeded or failed). */

@@ -51,11 +51,11 @@ export async function hashTree (dir: string): Promise<Map<string, string>> {
   return out
 }
 
-/** wimcapture TREE → WIM (one image); more trees append more images. */
-export async function makeWim (wim: string, trees: Array<{ dir: string, name: string }>, compress = 'lzx'): Promise<void> {
+/** wimcapture TREE → WIM (one image); more trees append more images. unixData: owners, modes, device nodes, xattrs. */
+export async function makeWim (wim: string, trees: Array<{ dir: string, name: string }>, compress = 'lzx', unixData = false): Promise<void> {
   await rm(wim, { force: true })
   for (const [i, t] of trees.entries()) {
-    await sh([i === 0 ? 'wimcapture' : 'wimappend', t.dir, wim, t.name, ...(i === 0 ? [`--compress=${compress}`] : [])])
+    await sh([i === 0 ? 'wimcapture' : 'wimappend', t.dir, wim, t.name, ...(i === 0 ? [`--compress=${compress}`] : []), ...(unixData ? ['--unix-data'] : [])])
   }
 }
 

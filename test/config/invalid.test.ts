@@ -75,7 +75,7 @@ const cases: Case[] = [
   { name: 'duplicate task sequence ids', yaml: ['taskSequences:', '  - id: deploy', '    steps: [{ type: reboot }]', '  - id: deploy', '    steps: [{ type: reboot }]'], message: "duplicate task sequence id 'deploy'", line: 4 },
   { name: 'duplicate advertisement ids', yaml: ['taskSequences: [{ id: t, steps: [{ type: reboot }] }]', 'collections: [{ id: c }]', 'advertisements:', '  - { id: ad, taskSequence: t, collection: c }', '  - { id: ad, taskSequence: t, collection: c }'], message: "duplicate advertisement id 'ad'", line: 5 },
   { name: 'invalid id', yaml: ['images:', '  - id: my image', '    file: a.wim'], message: "images[0].id: 'my image' is not a valid id", line: 2 },
-  { name: 'unknown step type', yaml: ts('      - type: partition', '      - type: aplyImage', '        image: win11'), message: "unknown step type 'aplyImage' (expected partition, applyImage, applyFiles, setComputerName, runCommand, reboot, capture)", line: 7, hint: "did you mean 'applyImage'?" },
+  { name: 'unknown step type', yaml: ts('      - type: partition', '      - type: aplyImage', '        image: win11'), message: "unknown step type 'aplyImage' (expected partition, applyImage, applyFiles, setComputerName, runCommand, makeBootable, reboot, capture)", line: 7, hint: "did you mean 'applyImage'?" },
   { name: 'step without a type', yaml: ts('      - image: win11'), message: "taskSequences[0].steps[0]: missing required key 'type'", line: 6 },
   { name: 'step written as a bare word', yaml: ts('      - type: partition', '      - reboot'), message: "taskSequences[0].steps[1]: expected a step with a type", line: 7, hint: 'write it as a map: "- type: reboot"' },
   { name: 'task sequence without steps', yaml: ['taskSequences:', '  - id: empty', '    steps: []'], message: 'taskSequences[0].steps: needs at least 1 entry', line: 3 },
@@ -201,4 +201,36 @@ t.test('risky combinations are warnings with their line', async t => {
     /^12: collection 'empty' has no members and no rules/
   ])
   t.equal(res.warnings.length, 6)
+})
+
+t.test('makeBootable: after an NTFS partition step or before any image, a warning with its line', async t => {
+  const dir = await tempDir(t)
+  const yaml = [
+    'images:',
+    '  - { id: deb, file: two.wim }',
+    'taskSequences:',
+    '  - id: linux',                                                         // 4
+    '    steps:',
+    '      - { type: partition, filesystem: ext4 }',
+    '      - { type: applyImage, image: deb }',
+    '      - { type: makeBootable, kernelArgs: "console=ttyS0,115200" }',    // 8: fine
+    '  - id: ntfs',
+    '    steps:',
+    '      - { type: partition }',
+    '      - { type: applyImage, image: deb }',
+    '      - { type: makeBootable }',                                        // 13: NTFS (the default)
+    '  - id: early',
+    '    steps:',
+    '      - { type: partition, filesystem: ext4 }',
+    '      - { type: makeBootable }',                                        // 17: before applyImage
+    '      - { type: applyImage, image: deb }'
+  ].join('\n')
+  await makeImageStore(dir)
+  const res = await load(yaml, { cwd: dir })
+  t.equal(res.ok, true, res.ok ? '' : res.errors.map(e => formatIssue(e)).join('\n'))
+  t.match(res.warnings.map(w => `${w.line}: ${w.message} (${w.hint ?? ''})`), [
+    /^13: task sequence 'ntfs': makeBootable after a partition step that formats NTFS \(.*filesystem: ext4.*bcdboot/,
+    /^17: task sequence 'early': makeBootable before any applyImage step/
+  ])
+  t.equal(res.warnings.length, 2, 'and nothing else')
 })

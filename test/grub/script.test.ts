@@ -2,6 +2,7 @@
 // from grub-common) so a config that GRUB would refuse to run fails here, and nothing a client or an admin writes
 // can leave its quotes.
 import t from 'tap'
+import { localBootLines } from '../../src/grub/local-boot.js'
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -25,12 +26,12 @@ const HOSTILE = "x'; reboot; echo '$(id) ${prefix} # \\ \" {a}"
 
 const views: Array<[string, ScriptView]> = [
   ['entry', { kind: 'entry', baseUrl: BASE }],
-  ['local', { kind: 'local', arch: 'efi-x64', reason: HOSTILE }],
+  ['local', { kind: 'local', baseUrl: BASE, arch: 'efi-x64', reason: HOSTILE }],
   ['deploy', { kind: 'deploy', baseUrl: BASE, arch: 'efi-x64', pe: 'amd64', deploymentId: 'd1', token: 'tok', title: HOSTILE }],
   ['deploy-winpe', { kind: 'deploy-winpe', baseUrl: BASE, arch: 'efi-x64', deploymentId: 'd1', token: 'tok', title: 'WinPE' }],
   ['login', { kind: 'login', baseUrl: BASE, arch: 'efi-x64', mac: '52:54:00:00:00:01' }],
   ['menu', { kind: 'menu', baseUrl: BASE, arch: 'efi-x64', mac: '52:54:00:00:00:01', items: [{ id: 'av-1', label: HOSTILE }, { id: 'av-2', label: 'Other', unavailable: HOSTILE }], timeoutMs: 10_000, withPassword: false }],
-  ['refused', { kind: 'refused', arch: 'efi-x64', message: HOSTILE }],
+  ['refused', { kind: 'refused', baseUrl: BASE, arch: 'efi-x64', message: HOSTILE }],
   ['retry', { kind: 'retry', baseUrl: BASE, message: HOSTILE }]
 ]
 
@@ -80,16 +81,21 @@ reboot
 })
 
 t.test('what GRUB cannot do is refused with the reason, then the local disk', async t => {
-  t.match(renderGrub(views[3]![1]), /^echo 'netboot: WinPE starts through wimboot, which Secure Boot does not allow'\nsleep 5\nexit\n$/)
-  t.match(renderGrub(views[4]![1]), /PXE password, which GRUB cannot ask for'\nsleep 5\nexit\n$/)
-  t.equal(renderGrub({ kind: 'local', arch: 'efi-x64', reason: 'no advertisement applies' }),
-    "# Boot from the local disk: no advertisement applies\necho 'netboot: booting from the local disk (no advertisement applies)'\nexit\n")
+  const local = localBootLines().join('\n') + '\n'
+  t.ok(renderGrub(views[3]![1]).startsWith("echo 'netboot: WinPE starts through wimboot, which Secure Boot does not allow'\nsleep 5\n" + local.split('\n')[0]!))
+  t.ok(renderGrub(views[3]![1]).endsWith(local), 'then the local disk')
+  t.match(renderGrub(views[4]![1]), /PXE password, which GRUB cannot ask for'\nsleep 5\n/)
+  t.equal(renderGrub({ kind: 'local', baseUrl: BASE, arch: 'efi-x64', reason: 'no advertisement applies' }),
+    "# Boot from the local disk: no advertisement applies\necho 'netboot: booting from the local disk (no advertisement applies)'\n" + local)
+  t.match(local, /for f in \/EFI\/Microsoft\/Boot\/bootmgfw\.efi [^\n]* \/EFI\/BOOT\/\$removable; do\n  if search --no-floppy --file --set=root "\$f"; then\n[^]*chainloader "\$f"\n    boot\n/,
+    'chainloads the first OS loader found on a local disk (exit alone would leave EDK2 in its boot menu)')
+  t.ok(local.endsWith('exit\n'), 'exit when none is found')
 })
 
 t.test('menu: the local disk first and default; timeout 0 waits; an unstartable item only says why', async t => {
   const menu = (timeoutMs: number): string => renderGrub({ kind: 'menu', baseUrl: BASE, arch: 'efi-x64', mac: '52:54:00:00:00:01', items: [{ id: 'av-1', label: 'Windows 11' }, { id: 'av-2', label: 'Ubuntu', unavailable: 'no PE' }], timeoutMs, withPassword: false })
   const text = menu(10_000)
-  t.match(text, "set default=0\nset timeout=10\nmenuentry 'Boot from the local disk' {\n  exit\n}\n")
+  t.match(text, "set default=0\nset timeout=10\nmenuentry 'Boot from the local disk' {\n  if [ \"$grub_cpu\" = arm64 ]")
   t.match(text, `menuentry 'Windows 11' {\n  configfile "(http,10.9.8.7:8080)/boot/grub/select?adv=av-1&mac=52%3A54%3A00%3A00%3A00%3A01"\n`)
   t.match(text, "menuentry 'Ubuntu: no PE' {\n  echo 'netboot: no PE'\n  sleep 5\n}\n")
   t.match(menu(0), 'set timeout=-1', 'http.menuTimeoutSeconds 0: no timeout, as in iPXE')

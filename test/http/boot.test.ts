@@ -70,10 +70,14 @@ const LOCAL_BIOS = (reason: string) => `#!ipxe
 sanboot --no-describe --drive 0x80 || exit
 exit
 `
-const LOCAL_EFI = (reason: string) => `#!ipxe
+// UEFI: iPXE chains the standalone GRUB built with the PE of the machine's architecture (IA32 has none: exit).
+const LOCAL_EFI = (reason: string, pe: string | null = '/pe') => `#!ipxe
 # Boot from the local disk: ${reason}
-exit
+${chainLocal(pe)}exit
 `
+function chainLocal (pe: string | null = '/pe'): string {
+  return pe === null ? '' : `chain --autofree ${BASE}${pe}/localboot.efi || exit\n`
+}
 
 t.test('GET /boot.ipxe is the entry script with the configured base URL', async t => {
   const lab = await makeLab(t, POLICY)
@@ -89,7 +93,7 @@ t.test('an unknown machine is inventoried with what iPXE told and boots locally'
   t.match(m, { mac: UNKNOWN, uuid: '4c4c4544-0042-3510-8052-b4c04f4b4e32', serial: 'ABC 123', manufacturer: 'Dell Inc.', product: 'OptiPlex 7090', arch: 'bios', firstSeen: '2026-03-01T12:00:00.000Z' })
 })
 
-t.test('platform and buildarch map to the architecture; UEFI local boot exits to the boot manager', async t => {
+t.test('platform and buildarch map to the architecture; UEFI local boot chains localboot.efi of its PE', async t => {
   const lab = await makeLab(t, POLICY)
   const table: Array<[string, string, string]> = [
     ['pcbios', 'i386', 'bios'], ['pcbios', 'x86_64', 'bios'], ['efi', 'x86_64', 'efi-x64'],
@@ -99,7 +103,8 @@ t.test('platform and buildarch map to the architecture; UEFI local boot exits to
   for (const [platform, buildarch, arch] of table) {
     const mac = `52:54:00:00:01:${(n++).toString(16)}`
     const body = await get(lab, decideUrl(mac, platform, buildarch))
-    t.equal(body, arch === 'bios' ? LOCAL_BIOS('no advertisement applies to this machine now') : LOCAL_EFI('no advertisement applies to this machine now'), `${platform}/${buildarch}`)
+    const pe = arch === 'efi-arm64' ? '/pe/arm64' : arch === 'efi-ia32' ? null : '/pe'
+    t.equal(body, arch === 'bios' ? LOCAL_BIOS('no advertisement applies to this machine now') : LOCAL_EFI('no advertisement applies to this machine now', pe), `${platform}/${buildarch}`)
     t.equal((await lab.ctx.store.machines.get(mac))?.arch, arch, `${platform}/${buildarch} → ${arch}`)
   }
 })
@@ -120,7 +125,7 @@ t.test('a required deployment boots the PE once; after success the machine boots
   const res = await lab.app.inject({ method: 'POST', url: '/pe/v1/result', headers: auth, payload: { result: 'succeeded' } })
   t.equal(res.statusCode, 204)
   const again = await get(lab, decideUrl(M1, 'efi', 'x86_64'))
-  t.match(again, /^#!ipxe\n# Boot from the local disk: .*\nexit\n$/)
+  t.match(again, /^#!ipxe\n# Boot from the local disk: .*\nchain --autofree http:[^\n]*\/pe\/localboot\.efi \|\| exit\nexit\n$/)
   t.equal((await lab.ctx.store.deployments.list()).length, 1, 'no second deployment')
 })
 
@@ -171,7 +176,7 @@ login || goto local
 chain --autofree ${BASE}/boot/menu?mac=52%3A54%3A00%3A00%3A00%3A02&password=\${password:uristring} || goto failed
 exit
 :local
-exit
+${chainLocal()}exit
 :failed
 echo netboot: could not reach the appliance; retrying in 10 seconds
 sleep 10 && chain --autofree ${BASE}/boot.ipxe
@@ -219,10 +224,10 @@ sleep 10 && chain --autofree ${BASE}/boot.ipxe
 
 t.test('a deployment begins only when the PE of the machine\'s architecture is there', async t => {
   const lab = await makeLab(t, POLICY, { winpe: true })
-  const refusedEfi = (message: string) => `#!ipxe
+  const refusedEfi = (message: string, pe: string | null = '/pe/arm64') => `#!ipxe
 echo netboot: ${message}
 sleep 5
-exit
+${chainLocal(pe)}exit
 `
   // M1 as an arm64 UEFI machine (iPXE's arm64 build: platform efi, buildarch arm64), no arm64 PE built yet.
   t.equal(await get(lab, decideUrl(M1, 'efi', 'arm64')), refusedEfi('the arm64 PE is not built on the appliance (netboot pe build --arch arm64)'))
@@ -244,7 +249,7 @@ exit
   // An IA32 UEFI machine (buildarch i386 on efi): no PE exists for it at all.
   t.match(await get(lab, decideUrl(M2, 'efi', 'i386')), /^menu /m, 'M2 has available deployments only: the menu')
   const ia32 = await get(lab, `/boot/select?adv=av-win11&mac=${enc(M2)}&platform=efi&buildarch=i386`)
-  t.equal(ia32, refusedEfi('no PE for efi-ia32 machines (the Linux PE is built for x86-64 and arm64)'))
+  t.equal(ia32, refusedEfi('no PE for efi-ia32 machines (the Linux PE is built for x86-64 and arm64)', null))
   // WinPE through wimboot is for x86-64 machines: M3 asks as arm64.
   t.equal(await get(lab, decideUrl(M3, 'efi', 'arm64')), refusedEfi('the task sequence boots WinPE, which is set up for x86-64 machines; this one is efi-arm64'))
   t.equal((await lab.ctx.store.deployments.list()).length, 1, 'neither began a deployment')
@@ -285,7 +290,7 @@ t.test('a request without a usable MAC is refused with a readable script', async
   t.equal(await get(lab, '/boot/decide?mac=zz%3Azz&platform=efi&buildarch=x86_64'), `#!ipxe
 echo netboot: mac is missing or not a MAC address: ?zz:zz?
 sleep 5
-exit
+${chainLocal()}exit
 `)
   t.match(await get(lab, '/boot/decide'), 'echo netboot: mac is missing or not a MAC address: ??\n')
   t.equal((await lab.ctx.store.machines.list()).length, 0, 'nothing inventoried from bad requests')

@@ -2,11 +2,15 @@
 // service: the entry config, the decision, the menu, what GRUB cannot do, the chain's files, and the connection
 // GRUB needs closed.
 import t from 'tap'
+import { localBootLines } from '../../src/grub/local-boot.js'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BASE, makeLab, type Lab } from './helpers.js'
 import { WINPE_NEEDS_IPXE } from '../../src/pe/availability.js'
 import { label } from '../../src/ipxe/script.js'
+
+/** How every GRUB config that leaves for the local disk ends (src/grub/local-boot.ts). */
+const LOCAL = localBootLines().join('\n') + '\n'
 
 const M1 = '52:54:00:00:00:01'   // required win11
 const M2 = '52:54:00:00:00:02'   // two available
@@ -67,7 +71,9 @@ reboot
   const auth = { authorization: `Bearer ${token}` }
   t.equal((await lab.app.inject({ url: '/pe/v1/task-sequence', headers: auth })).statusCode, 200, 'the PE checks in')
   t.equal((await lab.app.inject({ method: 'POST', url: '/pe/v1/result', headers: auth, payload: { result: 'succeeded' } })).statusCode, 204)
-  t.match(await get(lab, decide(M1)), /^# Boot from the local disk: .*\necho 'netboot: booting from the local disk \([^'\n]*'\nexit\n$/)
+  const local = await get(lab, decide(M1))
+  t.match(local, /^# Boot from the local disk: .*\necho 'netboot: booting from the local disk \([^'\n]*'\n/)
+  t.ok(local.endsWith(LOCAL), 'then it chainloads the local disk\'s OS loader')
   t.equal((await lab.ctx.store.deployments.list()).length, 1)
 })
 
@@ -83,11 +89,11 @@ t.test('menu and choice through GRUB', async t => {
 
 t.test('WinPE and the PXE password need iPXE: refused under GRUB, nothing begun', async t => {
   const lab = await makeLab(t, POLICY, { winpe: true })
-  t.equal(await get(lab, decide(M3)), `echo '${label(`netboot: ${WINPE_NEEDS_IPXE}`)}'\nsleep 5\nexit\n`)
+  t.equal(await get(lab, decide(M3)), `echo '${label(`netboot: ${WINPE_NEEDS_IPXE}`)}'\nsleep 5\n${LOCAL}`)
   t.equal((await lab.ctx.store.deployments.list()).length, 0, 'no WinPE deployment was begun')
   t.match(await lab.app.inject({ url: `/boot/decide?mac=${M3}&platform=efi&buildarch=x86_64` }).then(r => r.body), 'kernel http://10.9.8.7:8080/winpe/wimboot', 'the same machine through iPXE (Secure Boot off) gets WinPE')
   const locked = await makeLab(t, POLICY + '\nhttp:\n  pxePassword: "open sesame"\n')
-  t.match(await get(locked, decide(M2)), /PXE password, which GRUB cannot ask for'\nsleep 5\nexit\n$/)
+  t.ok((await get(locked, decide(M2))).endsWith(`PXE password, which GRUB cannot ask for'\nsleep 5\n${LOCAL}`))
 })
 
 t.test('the chain\'s files over HTTP, from bootLoaders.secureBootDir; a clear 404 otherwise', async t => {

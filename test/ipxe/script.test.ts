@@ -15,18 +15,23 @@ sleep 10 && chain --autofree http://10.0.0.1:8080/boot.ipxe
 `)
 })
 
-t.test('local boot: BIOS sanboots the first disk with exit as fallback; UEFI exits to the boot manager', async t => {
-  t.equal(render({ kind: 'local', arch: 'bios', reason: 'deployment done' }), `#!ipxe
+t.test('local boot: BIOS sanboots the first disk; UEFI x64/arm64 chain localboot.efi; exit is the fallback', async t => {
+  t.equal(render({ kind: 'local', baseUrl: B, arch: 'bios', reason: 'deployment done' }), `#!ipxe
 # Boot from the local disk: deployment done
 sanboot --no-describe --drive 0x80 || exit
 exit
 `)
-  for (const arch of ['efi-x64', 'efi-ia32', 'efi-arm64'] as const) {
-    t.equal(render({ kind: 'local', arch, reason: 'protected machine' }), `#!ipxe
+  for (const [arch, path] of [['efi-x64', '/pe'], ['efi-x64-http', '/pe'], ['efi-arm64', '/pe/arm64'], ['efi-arm64-http', '/pe/arm64']] as const) {
+    t.equal(render({ kind: 'local', baseUrl: B, arch, reason: 'protected machine' }), `#!ipxe
 # Boot from the local disk: protected machine
+chain --autofree http://10.0.0.1:8080${path}/localboot.efi || exit
 exit
 `, arch)
   }
+  t.equal(render({ kind: 'local', baseUrl: B, arch: 'efi-ia32', reason: 'protected machine' }), `#!ipxe
+# Boot from the local disk: protected machine
+exit
+`, 'IA32: no localboot.efi is built for it')
 })
 
 t.test('deploy: Linux PE with URL, token and deployment on the kernel command line', async t => {
@@ -111,6 +116,7 @@ iseq \${selected} __local && goto local ||
 chain --autofree http://10.0.0.1:8080/boot/select?adv=\${selected:uristring}&mac=52%3A54%3A00%3A00%3A00%3A01&password=\${password:uristring} || goto failed
 exit
 :local
+chain --autofree http://10.0.0.1:8080/pe/localboot.efi || exit
 exit
 :failed
 echo netboot: could not start the deployment; retrying in 10 seconds
@@ -125,6 +131,7 @@ login || goto local
 chain --autofree http://10.0.0.1:8080/boot/menu?mac=52%3A54%3A00%3A00%3A00%3A01&password=\${password:uristring} || goto failed
 exit
 :local
+chain --autofree http://10.0.0.1:8080/pe/localboot.efi || exit
 exit
 :failed
 echo netboot: could not reach the appliance; retrying in 10 seconds
@@ -133,7 +140,7 @@ sleep 10 && chain --autofree http://10.0.0.1:8080/boot.ipxe
 })
 
 t.test('refused and retry scripts', async t => {
-  t.equal(render({ kind: 'refused', arch: 'bios', message: 'wrong PXE password' }), `#!ipxe
+  t.equal(render({ kind: 'refused', baseUrl: B, arch: 'bios', message: 'wrong PXE password' }), `#!ipxe
 echo netboot: wrong PXE password
 sleep 5
 sanboot --no-describe --drive 0x80 || exit

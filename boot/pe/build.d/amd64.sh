@@ -6,14 +6,19 @@ ACACHE="$CACHE"
 APT_GET=(apt-get)
 APT_CACHE=(apt-cache)
 
-# Drivers real hardware and the lab need. Their dependencies are added automatically.
+# Drivers real hardware and the lab need. Their dependencies are added automatically. nls_ascii: Debian's FAT
+# default iocharset (CONFIG_FAT_DEFAULT_IOCHARSET="ascii"); without it mounting the ESP fails with EINVAL.
 MODULES=(
   virtio_pci virtio_net virtio_blk virtio_scsi virtio_console
   e1000 e1000e igb igc ixgbe ixgbevf tg3 bnx2 bnxt_en r8169 atlantic vmxnet3 hv_netvsc
   ahci ata_piix ata_generic sd_mod sr_mod nvme mptspi vmw_pvscsi hv_storvsc
   usb_storage uas xhci_pci ehci_pci uhci_hcd ohci_pci
-  fuse ext4 vfat nls_cp437 nls_iso8859_1 nls_utf8 efivarfs crc32c_generic
+  fuse ext4 vfat nls_cp437 nls_ascii nls_iso8859_1 nls_utf8 efivarfs crc32c_generic
 )
+
+# makeBootable: BIOS machines (MBR) and x86-64 UEFI machines (ESP, removable-media path).
+GRUB_PLATFORMS=(i386-pc x86_64-efi)
+PACKAGES+=(grub-pc-bin grub-efi-amd64-bin)
 
 arch_prepare () {
   command -v busybox >/dev/null || die "busybox-static is not installed (run scripts/install-deps.sh)"
@@ -42,6 +47,13 @@ stage_binary () {  # stage_binary NAME DEST: copy one host binary and the librar
     mkdir -p "$STAGE$(dirname "$lib")"
     cp -L "$lib" "$STAGE$lib"
   done
+}
+
+stage_grub () {  # stage_grub PLATFORM: the host's /usr/lib/grub/PLATFORM (grub-pc-bin, grub-efi-amd64-bin)
+  [ -f "/usr/lib/grub/$1/modinfo.sh" ] || die "/usr/lib/grub/$1 is missing (run scripts/install-deps.sh)"
+  mkdir -p "$STAGE/usr/lib/grub"
+  cp -a "/usr/lib/grub/$1" "$STAGE/usr/lib/grub/$1"
+  rm -rf "$STAGE/usr/lib/grub/$1/monolithic"   # prebuilt unsigned EFI images: grub-install builds its own
 }
 
 stage_vmlinuz () { cp "$1" "$2"; }   # Debian's x86 vmlinuz is a bzImage with its EFI stub: boots as it is

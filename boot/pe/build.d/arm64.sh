@@ -24,8 +24,11 @@ MODULES=(
   atlantic qede ena gve amd-xgbe mvpp2 xgene-enet
   nvme ahci ahci_platform sd_mod sr_mod megaraid_sas mpt3sas hisi_sas_v3_hw
   usb_storage uas xhci_pci xhci_plat_hcd ehci_pci
-  fuse ext4 vfat nls_cp437 nls_iso8859_1 nls_utf8 efivarfs crc32c_generic
+  fuse ext4 vfat nls_cp437 nls_ascii nls_iso8859_1 nls_utf8 efivarfs crc32c_generic
 )
+# makeBootable: arm64 UEFI machines (ESP, removable-media path BOOTAA64.EFI).
+GRUB_PLATFORMS=(arm64-efi)
+PACKAGES+=(grub-efi-arm64-bin)
 USERLAND_URIS=""   # apt-get --print-uris of the userland closure: 'URI' FILE SIZE SHA256:… per package
 SYSROOT=""
 
@@ -170,6 +173,13 @@ stage_busybox () {
   for a in $applets; do
     [ -e "$STAGE/bin/$a" ] || ln -s busybox "$STAGE/bin/$a"
   done
+}
+
+stage_grub () {  # stage_grub PLATFORM: /usr/lib/grub/PLATFORM of the sysroot (grub-efi-arm64-bin)
+  [ -f "$SYSROOT/usr/lib/grub/$1/modinfo.sh" ] || die "/usr/lib/grub/$1 is in none of the arm64 packages"
+  mkdir -p "$STAGE/usr/lib/grub"
+  cp -a "$SYSROOT/usr/lib/grub/$1" "$STAGE/usr/lib/grub/$1"
+  rm -rf "$STAGE/usr/lib/grub/$1/monolithic"   # prebuilt unsigned EFI images: grub-install builds its own
 }
 
 stage_vmlinuz () {  # stage_vmlinuz SRC DST: the uncompressed arm64 Image, EFI stub included

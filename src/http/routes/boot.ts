@@ -40,17 +40,17 @@ export default async function bootRoutes (app: FastifyInstance, { ctx, deps }: B
     /** The PXE password was typed: check it here (never in the script), then show the menu. */
     app.get(`${prefix}/menu`, async (req: Req, reply) => await handle(req, reply, loader, async (cfg, sighting) => {
       const input = await flow.input(cfg, sighting)
-      if (!passwordOk(cfg, first(req.query.password))) return refused(input.client, 'wrong PXE password')
+      if (!passwordOk(cfg, first(req.query.password))) return refused(cfg, input.client, 'wrong PXE password')
       return await flow.respond(cfg, input, deps.policy.decide(input), true, loader)
     }))
 
     /** A menu item was chosen: deploy it only if the policy offers it to this machine now. */
     app.get(`${prefix}/select`, async (req: Req, reply) => await handle(req, reply, loader, async (cfg, sighting) => {
       const input = await flow.input(cfg, sighting)
-      if (!passwordOk(cfg, first(req.query.password))) return refused(input.client, 'wrong PXE password')
+      if (!passwordOk(cfg, first(req.query.password))) return refused(cfg, input.client, 'wrong PXE password')
       const adv = first(req.query.adv) ?? ''
       const d = deps.policy.chooseFromMenu(input, adv)
-      if (d.kind !== 'deploy') return refused(input.client, d.kind === 'local' ? d.reason : `advertisement ${adv} is not offered`)
+      if (d.kind !== 'deploy') return refused(cfg, input.client, d.kind === 'local' ? d.reason : `advertisement ${adv} is not offered`)
       return await flow.respond(cfg, input, d, true, loader)
     }))
   }
@@ -64,7 +64,7 @@ export default async function bootRoutes (app: FastifyInstance, { ctx, deps }: B
       sighting = { ...sightingFrom(q), ip: req.ip }
     } catch (err) {
       log.info({ url: safeUrl(req.url) }, 'boot request without a usable MAC')
-      return script(reply, loader, { kind: 'refused', arch: archFrom(q.platform, q.buildarch) ?? 'bios', message: (err as Error).message })
+      return script(reply, loader, { kind: 'refused', baseUrl: cfg.httpBaseUrl, arch: archFrom(q.platform, q.buildarch) ?? 'bios', message: (err as Error).message })
     }
     try {
       return script(reply, loader, await fn(cfg, sighting))

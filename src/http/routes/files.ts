@@ -32,10 +32,11 @@ export default async function fileRoutes (app: FastifyInstance, { ctx }: { ctx: 
     return await serve(req, reply, dir, name, ` in ${dir}: run scripts/fetch-trixie-loaders.sh (or set bootLoaders.secureBootDir)`)
   })
 
-  // The Linux PE of each architecture: /pe/* from paths.pe (amd64), /pe/arm64/* from paths.pe/arm64.
+  // The Linux PE of each architecture: /pe/* from paths.pe (amd64), /pe/arm64/* from paths.pe/arm64; localboot.efi is
+  // the standalone GRUB built with it, which iPXE chains on UEFI machines told to boot locally (src/ipxe/script.ts).
   for (const arch of PE_ARCHES) {
     const hint = ` in the ${arch} PE directory: run \`${peBuildCommand(arch)}\` (or set paths.pe)`
-    for (const name of ['vmlinuz', 'initrd.img']) {
+    for (const name of ['vmlinuz', 'initrd.img', 'localboot.efi']) {
       get(`${peUrlPath(arch)}/${name}`, async (req, reply) => await serve(req, reply, peDirFor(cfg().paths.pe, arch), name, hint))
     }
   }

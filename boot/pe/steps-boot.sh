@@ -1,0 +1,162 @@
+#!/bin/sh
+# The makeBootable step: the applied Linux image boots from its own disk afterwards (sourced by steps.sh;
+# busybox ash; helpers fail/get/state/mount_target come from there).
+#
+# GRUB comes from the PE (grub-install and /usr/lib/grub/PLATFORM of Debian's grub packages) and goes where
+# the firmware looks by itself:
+#   BIOS: the MBR and the gap after it (i386-pc boot.img + core.img), on the MBR disk the partition step made;
+#   UEFI: the removable-media path of the EFI system partition, \EFI\BOOT\BOOTX64.EFI (BOOTAA64.EFI on arm64),
+#         with --no-nvram: no boot entry is added to the firmware's NVRAM, so the boot order keeps the network
+#         first and the appliance keeps deciding (a machine told to boot locally falls through to the disk).
+# /boot/grub/grub.cfg is written here, one entry per kernel in /boot (newest first), not by the image's own
+# grub-mkconfig; the OS's update-grub replaces it at its next kernel update. /etc/fstab is pointed at the new
+# volumes: the captured reference machine's UUIDs do not exist on this disk.
+
+# The image's own kernel arguments: GRUB_CMDLINE_LINUX and GRUB_CMDLINE_LINUX_DEFAULT of /etc/default/grub,
+# read as text (the file is not sourced in the PE).
+image_kernel_args () {
+  f=/mnt/target/etc/default/grub
+  [ -f "$f" ] || return 0
+  for v in GRUB_CMDLINE_LINUX GRUB_CMDLINE_LINUX_DEFAULT; do
+    sed -n "s/^[[:space:]]*$v=//p" "$f" | tail -n 1 | sed -e 's/^"\(.*\)"[[:space:]]*$/\1/' -e "s/^'\(.*\)'[[:space:]]*\$/\1/"
+  done | tr '\n' ' ' | sed 's/  */ /g; s/^ //; s/ $//'
+}
+
+os_name () {  # PRETTY_NAME of the image's os-release, without quotes
+  for f in /mnt/target/etc/os-release /mnt/target/usr/lib/os-release; do
+    [ -f "$f" ] || continue
+    n=$(sed -n 's/^PRETTY_NAME=//p' "$f" | tail -n 1 | tr -d "\"'\\\\")
+    [ -n "$n" ] && { echo "$n"; return 0; }
+  done
+  echo Linux
+}
+
+# Kernels in the image's /boot, newest first: vmlinuz-VERSION (Debian, Fedora, SUSE), vmlinuz-linux (Arch),
+# plain vmlinuz. Symlinks are skipped (they name a kernel listed anyway).
+image_kernels () {
+  ls /mnt/target/boot 2>/dev/null | grep -E '^vmlinu[xz](-.+)?$' | sort -V -r | while read -r k; do
+    [ -L "/mnt/target/boot/$k" ] || [ ! -f "/mnt/target/boot/$k" ] || echo "$k"
+  done
+}
+
+initrd_for () {  # initrd_for vmlinuz-X: the matching initramfs in /boot, by each distribution's naming
+  v=${1#vmlinu?}; v=${v#-}
+  for i in ${v:+initrd.img-$v initramfs-$v.img initrd-$v} initrd.img initrd; do
+    [ -f "/mnt/target/boot/$i" ] && { echo "$i"; return 0; }
+  done
+  return 1
+}
+
+# GRUB on the serial port too when the kernel's console is one (console=ttyS1,115200n8 → unit 1, 115200):
+# servers are managed over serial-over-LAN. x86 only (arm64 GRUB talks to the firmware's console).
+grub_serial_lines () {
+  case "$1" in *-efi) [ "$1" = x86_64-efi ] || return 0 ;; esac
+  for a in $2; do
+    case "$a" in
+      console=ttyS[0-9]*)
+        u=${a#console=ttyS}; u=${u%%,*}; s=${a#*,}; [ "$s" = "$a" ] && s=9600; s=${s%%[!0-9]*}
+        echo "serial --unit=$u --speed=${s:-9600}"
+        echo 'terminal_input console serial'
+        echo 'terminal_output console serial'
+        return 0 ;;
+    esac
+  done
+}
+
+write_grub_cfg () {  # write_grub_cfg PLATFORM ROOT_UUID ROOT_PARTUUID ARGS
+  cfg=/mnt/target/boot/grub/grub.cfg
+  mkdir -p /mnt/target/boot/grub
+  [ -f "$cfg" ] && ! grep -q '^# netboot makeBootable' "$cfg" && mv "$cfg" "$cfg.before-netboot"
+  name=$(os_name)
+  {
+    echo "# netboot makeBootable: written at deployment ($(date -u '+%Y-%m-%d %H:%M UTC')); the OS's update-grub may replace it."
+    echo 'set default=0'
+    echo 'set timeout=1'
+    grub_serial_lines "$1" "$4"
+    echo 'insmod part_gpt'
+    echo 'insmod part_msdos'
+    echo 'insmod ext2'
+    echo "search --no-floppy --fs-uuid --set=root $2"
+    n=0
+    for k in $(image_kernels); do
+      v=${k#vmlinu?}; v=${v#-}
+      # Without an initramfs nothing can look a file system UUID up: the kernel finds PARTUUID= itself.
+      if i=$(initrd_for "$k"); then root="UUID=$2"; else root="PARTUUID=$3"; i=""; fi
+      echo "menuentry '$name${v:+ ($v)}' --id netboot-$n {"
+      echo "  linux /boot/$k root=$root ro${4:+ $4}"
+      [ -n "$i" ] && echo "  initrd /boot/$i"
+      echo '}'
+      n=$((n + 1))
+    done
+  } > "$cfg.tmp" && mv "$cfg.tmp" "$cfg" || fail "cannot write /boot/grub/grub.cfg"
+}
+
+# /etc/fstab: / and /boot/efi name the new volumes (the mount options are kept); other block devices of the
+# reference machine (swap, /home on another disk…) are not on this disk and are commented out, unless marked
+# noauto or nofail; tmpfs, proc, network mounts stay. A missing / (or /boot/efi on UEFI) line is added.
+rewrite_fstab () {  # rewrite_fstab ROOT_UUID [ESP_UUID]
+  f=/mnt/target/etc/fstab
+  mkdir -p /mnt/target/etc; [ -f "$f" ] || : > "$f"
+  efidir=0; [ -d /mnt/target/boot/efi ] && efidir=1
+  awk -v root="UUID=$1" -v esp="${2:+UUID=$2}" -v efidir="$efidir" '
+    function swap_source (line, src) { sub(/^[ \t]*[^ \t]+/, src, line); return line }
+    /^[ \t]*(#|$)/ || NF < 2 { print; next }
+    $2 == "/" { print swap_source($0, root); r = 1; next }
+    $2 == "/boot/efi" && esp != "" { print swap_source($0, esp); e = 1; next }
+    ($1 ~ /^(UUID|PARTUUID|LABEL|PARTLABEL)=/ || $1 ~ /^\/dev\//) && $4 !~ /(^|,)(noauto|nofail)(,|$)/ {
+      print "# netboot: not on the deployed disk: " $0; next }
+    { print }
+    END {
+      if (!r) print root " / ext4 errors=remount-ro 0 1"
+      if (!e && esp != "" && efidir) print esp " /boot/efi vfat umask=0077 0 1"
+    }' "$f" > "$f.netboot" && mv "$f.netboot" "$f" || fail "cannot rewrite /etc/fstab"
+  c=$(grep -c '^# netboot: not on the deployed disk: ' "$f")
+  echo "netboot: /etc/fstab: / is UUID=$1${2:+, /boot/efi UUID=$2}; $c other entries of the reference machine commented out"
+}
+
+secure_boot_on () {  # the SecureBoot variable: 4 attribute bytes, then 1 (read whole: efivarfs cannot seek)
+  [ "$(od -An -tu1 /sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c 2>/dev/null | awk '{print $5; exit}')" = 1 ]
+}
+
+step_make_bootable () {
+  t=$(state target); [ -n "$t" ] || fail "makeBootable: no target volume: the sequence needs a partition step first"
+  mount_target
+  if [ -e /mnt/target/Windows/System32/winload.efi ] || [ -e /mnt/target/Windows/System32/winload.exe ]; then
+    fail "makeBootable: this is a Windows image; it installs GRUB for Linux images. A Windows disk is made bootable by bcdboot, which needs WinPE (task sequence variable PE: winpe)"
+  fi
+  [ "$(state fs)" = ext4 ] || fail "makeBootable: the target volume is $(state fs); it installs GRUB for Linux images on ext4 (partition step: filesystem: ext4)"
+  kernels=$(image_kernels)
+  [ -n "$kernels" ] || fail "makeBootable: no kernel in the image's /boot (looked for vmlinuz-*): nothing to boot"
+  if [ -d /sys/firmware/efi ]; then
+    case "$(uname -m)" in aarch64|arm64) platform=arm64-efi; loader=BOOTAA64.EFI ;; *) platform=x86_64-efi; loader=BOOTX64.EFI ;; esac
+    esp=$(state esp)
+    [ -n "$esp" ] || fail "makeBootable: UEFI machine, but the disk has no EFI system partition (partition scheme: $(state scheme); use auto or gpt)"
+    secure_boot_on && fail "makeBootable: Secure Boot is on, and the GRUB this PE installs is not signed: the firmware would refuse it. Turn Secure Boot off on this machine, or install the image's own signed shim and GRUB with a runCommand step"
+  else
+    platform=i386-pc; loader=""; esp=""
+    [ "$(state scheme)" = mbr ] || fail "makeBootable: BIOS machine with a $(state scheme) disk: GRUB would need a BIOS boot partition, which the partition step does not make (use scheme: auto or mbr)"
+  fi
+  [ -d "/usr/lib/grub/$platform" ] || fail "makeBootable: this PE has no GRUB for $platform (/usr/lib/grub/$platform)"
+  uuid=$(blkid -o value -s UUID "$t"); partuuid=$(blkid -o value -s PARTUUID "$t")
+  [ -n "$uuid" ] || fail "makeBootable: blkid found no file system UUID on $t"
+  espuuid=""; [ -n "$esp" ] && espuuid=$(blkid -o value -s UUID "$esp")
+  args=$(image_kernel_args); extra=$(get .kernelArgs); args="$args${args:+${extra:+ }}$extra"
+  echo "netboot: making $(state disk) boot $(os_name): kernels $(echo $kernels | tr ' ' ','), GRUB $platform, root UUID=$uuid${args:+, kernel arguments: $args}"
+  rewrite_fstab "$uuid" "$espuuid"
+  write_grub_cfg "$platform" "$uuid" "$partuuid" "$args"
+  if [ "$platform" = i386-pc ]; then
+    grub-install --target=i386-pc --boot-directory=/mnt/target/boot "$(state disk)" > "$RUN/grub-install.log" 2>&1 \
+      || fail "grub-install (i386-pc) on $(state disk) failed: $(tail -n 1 "$RUN/grub-install.log")"
+  else
+    mkdir -p /mnt/esp
+    mounted /mnt/esp || mount -t vfat "$esp" /mnt/esp || fail "cannot mount the EFI system partition $esp"
+    grub-install --target="$platform" --efi-directory=/mnt/esp --boot-directory=/mnt/target/boot --removable --no-nvram \
+      > "$RUN/grub-install.log" 2>&1; rc=$?
+    ok=0; [ -s "/mnt/esp/EFI/BOOT/$loader" ] && ok=1
+    sync; umount /mnt/esp
+    [ $rc = 0 ] || fail "grub-install ($platform) failed: $(tail -n 1 "$RUN/grub-install.log")"
+    [ $ok = 1 ] || fail "grub-install ($platform) wrote no EFI/BOOT/$loader on $esp"
+  fi
+  sed 's/^/netboot: grub-install: /' "$RUN/grub-install.log"
+  echo "netboot: $(state disk) is bootable: GRUB $platform${loader:+ (EFI/BOOT/$loader)}, /boot/grub/grub.cfg with $(grep -c '^menuentry' /mnt/target/boot/grub/grub.cfg) menu entries"
+}

@@ -1,0 +1,124 @@
+// A small but real Linux system to deploy in the lab, as a reference machine's root file system would be
+// captured: /boot with Debian's kernel (the PE's own vmlinuz) and an initramfs that finds the root file system
+// by UUID (busybox findfs) and switch_roots into it; /sbin/init prints what the deployed machine booted with
+// (host name, kernel command line, its fstab's root line, owners and modes) on the serial console and powers
+// off. Its /etc carries what a captured machine brings along and a deployment must fix: an fstab naming the
+// reference machine's volumes, /etc/default/grub kernel arguments, a 127.0.1.1 hosts line; a setuid file and a
+// file owned by uid 1000 check that the image's UNIX data survives capture and apply.
+import { chmod, chown, copyFile, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { sh } from './netns.js'
+
+/** Lines /sbin/init of the test system prints (the e2e tests wait for them). */
+export const TEST_OS_MARK = 'netboot-test-os:'
+
+/** What a captured reference machine's /etc/fstab says: none of these volumes exists on a deployed disk. */
+export const REFERENCE_FSTAB = [
+  '# /etc/fstab of the reference machine',
+  'UUID=0e0e0e0e-1111-4222-8333-444444444444 /               ext4    errors=remount-ro 0       1',
+  'UUID=ABCD-1234  /boot/efi       vfat    umask=0077      0       1',
+  'UUID=5a5a5a5a-6666-4777-8888-999999999999 none            swap    sw              0       0',
+  '/dev/sr0        /media/cdrom0   udf,iso9660 user,noauto 0       0',
+  'tmpfs           /tmp            tmpfs   defaults        0       0',
+  ''
+].join('\n')
+
+const BUSYBOX = '/bin/busybox'   // busybox-static: runs in the initramfs and in the deployed root alike
+
+// The initramfs's /init: modules in the order modprobe --show-depends gave, then root=UUID=… by findfs.
+const INITRAMFS_INIT = `#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mkdir -p /proc /sys /dev /newroot
+mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev
+while read -r ko; do insmod "/$ko" 2>/dev/null; done < /etc/modules-order
+root=""; for a in $(cat /proc/cmdline); do case "$a" in root=*) root=\${a#root=} ;; esac; done
+echo "netboot-test-os initramfs: root $root"
+n=0; dev=""
+while [ $n -lt 60 ]; do dev=$(findfs "$root" 2>/dev/null) && [ -n "$dev" ] && break; sleep 0.5; n=$((n + 1)); done
+[ -n "$dev" ] || { echo "netboot-test-os initramfs: no $root"; sleep 2; poweroff -f; }
+mount -t ext4 -o ro "$dev" /newroot || { echo "netboot-test-os initramfs: cannot mount $dev"; sleep 2; poweroff -f; }
+mount --move /dev /newroot/dev; umount /proc /sys
+exec switch_root /newroot /sbin/init
+`
+
+// /sbin/init of the deployed system: one line per fact, then power off (QEMU exits).
+const OS_INIT = `#!/bin/busybox sh
+bb=/bin/busybox
+$bb mount -t proc proc /proc
+$bb mount -t sysfs sysfs /sys
+echo "${TEST_OS_MARK} booted from disk: hostname=$($bb cat /etc/hostname) hosts=[$($bb grep '^127.0.1.1' /etc/hosts | $bb tr '\\t' ' ')]"
+echo "${TEST_OS_MARK} cmdline=[$($bb cat /proc/cmdline)]"
+echo "${TEST_OS_MARK} fstab-root=[$($bb awk '$2 == "/" {print $1}' /etc/fstab)] fstab-efi=[$($bb awk '$2 == "/boot/efi" {print $1}' /etc/fstab)] fstab-commented=$($bb grep -c '^# netboot: not on the deployed disk' /etc/fstab)"
+echo "${TEST_OS_MARK} firmware=$([ -d /sys/firmware/efi ] && echo uefi || echo bios)"
+echo "${TEST_OS_MARK} suid=$($bb stat -c %a:%u /usr/bin/suid-probe) owned=$($bb stat -c %a:%u:%g /home/user/owned.txt)"
+echo "${TEST_OS_MARK} done"
+$bb sync
+$bb poweroff -f
+`
+
+/** The kernel release of the PE's initramfs (its only /lib/modules entry) and the PE unpacked in `into`. */
+async function unpackPe (peDir: string, into: string): Promise<string> {
+  await mkdir(into, { recursive: true })
+  await sh(['sh', '-c', `zstd -dc "${join(peDir, 'initrd.img')}" | (cd "${into}" && cpio -idm --quiet --no-absolute-filenames)`])
+  const rels = await readdir(join(into, 'lib/modules'))
+  if (rels.length !== 1) throw new Error(`the PE's initramfs has ${rels.length} kernel releases in /lib/modules`)
+  return rels[0] as string
+}
+
+/** The root file system tree of the test system in `dir`; the PE (vmlinuz, initrd.img) provides kernel and modules. */
+export async function makeLinuxTree (dir: string, peDir: string): Promise<{ kernelRelease: string }> {
+  const scratch = await mkdtemp(join(tmpdir(), 'nbe-linux-'))
+  try {
+    const pe = join(scratch, 'pe')
+    const krel = await unpackPe(peDir, pe)
+    // initramfs: busybox + the storage and file system modules with their dependencies, in load order
+    const ird = join(scratch, 'initramfs')
+    await mkdir(join(ird, 'bin'), { recursive: true })
+    await mkdir(join(ird, 'etc'), { recursive: true })
+    await copyFile(BUSYBOX, join(ird, 'bin/busybox'))
+    await chmod(join(ird, 'bin/busybox'), 0o755)
+    const order: string[] = []
+    for (const m of ['virtio_pci', 'virtio_blk', 'virtio_scsi', 'sd_mod', 'ahci', 'ext4']) {
+      const { stdout } = await sh(['modprobe', '-d', pe, '-S', krel, '--show-depends', m]).catch(() => ({ stdout: '' }))
+      for (const line of stdout.split('\n')) {
+        const ko = /^insmod (\S+)/.exec(line)?.[1]
+        if (ko === undefined) continue
+        const rel = ko.slice(pe.length + 1)
+        if (order.includes(rel)) continue
+        order.push(rel)
+        await mkdir(join(ird, rel, '..'), { recursive: true })
+        await copyFile(ko, join(ird, rel))
+      }
+    }
+    if (!order.some(r => r.endsWith('/ext4.ko'))) throw new Error(`no ext4 module in the PE's ${krel} tree`)
+    await writeFile(join(ird, 'etc/modules-order'), order.join('\n') + '\n')
+    await writeFile(join(ird, 'init'), INITRAMFS_INIT, { mode: 0o755 })
+
+    // the root file system
+    for (const d of ['boot/efi', 'bin', 'sbin', 'etc/default', 'usr/bin', 'home/user', 'proc', 'sys', 'dev', 'mnt', 'tmp']) {
+      await mkdir(join(dir, d), { recursive: true })
+    }
+    await chmod(join(dir, 'tmp'), 0o1777)
+    await copyFile(join(peDir, 'vmlinuz'), join(dir, `boot/vmlinuz-${krel}`))
+    await sh(['sh', '-c', `cd "${ird}" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -1 > "${join(dir, `boot/initrd.img-${krel}`)}"`])
+    await copyFile(BUSYBOX, join(dir, 'bin/busybox'))
+    await chmod(join(dir, 'bin/busybox'), 0o755)
+    await symlink('busybox', join(dir, 'bin/sh'))
+    await writeFile(join(dir, 'sbin/init'), OS_INIT, { mode: 0o755 })
+    await writeFile(join(dir, 'etc/os-release'), 'PRETTY_NAME="Netboot Test OS 1.0"\nNAME="Netboot Test OS"\nID=netboot-test\n')
+    await writeFile(join(dir, 'etc/hostname'), 'reference\n')
+    await writeFile(join(dir, 'etc/hosts'), '127.0.0.1\tlocalhost\n127.0.1.1\treference\n')
+    await writeFile(join(dir, 'etc/fstab'), REFERENCE_FSTAB)
+    await writeFile(join(dir, 'etc/default/grub'), 'GRUB_DEFAULT=0\nGRUB_TIMEOUT=5\nGRUB_CMDLINE_LINUX_DEFAULT="quiet"\nGRUB_CMDLINE_LINUX="console=ttyS0,115200n8"\n')
+    await writeFile(join(dir, 'usr/bin/suid-probe'), '#!/bin/sh\necho probe\n')
+    await chmod(join(dir, 'usr/bin/suid-probe'), 0o4755)
+    await writeFile(join(dir, 'home/user/owned.txt'), 'owned by uid 1000\n')
+    await chown(join(dir, 'home/user/owned.txt'), 1000, 1000)
+    await chmod(join(dir, 'home/user/owned.txt'), 0o640)
+    return { kernelRelease: krel }
+  } finally {
+    await rm(scratch, { recursive: true, force: true })
+  }
+}

@@ -1,0 +1,65 @@
+// Shared by linux-bios.test.ts and linux-uefi.test.ts: a Linux system (src/lab/linux-image.ts) captured with
+// --unix-data is deployed onto ext4 with a makeBootable step; after the PE reboots, the appliance tells the
+// machine to boot locally and it boots the deployed system from its own disk: firmware → GRUB → the image's
+// kernel and initramfs → its /sbin/init, which prints what it booted with on the serial console.
+import type { Test } from 'tap'
+import { readFile } from 'node:fs/promises'
+import { partitionTable, waitForLine, type Firmware } from '../../src/lab/index.js'
+import { blkid } from '../../src/lab/disk.js'
+import { decideCount, startLabRun, waitForDeploymentEnd } from '../../src/lab/deploy.js'
+import { TEST_OS_MARK } from '../../src/lab/linux-image.js'
+
+export async function deployLinuxAndBootIt (t: Test, firmware: Firmware): Promise<void> {
+  const run = await startLabRun({
+    firmware,
+    image: 'linux',
+    extraSteps: [
+      { type: 'setComputerName', computerName: 'LNX-${ROLE}' },
+      { type: 'makeBootable', kernelArgs: 'netboot.deployed=1' }
+    ],
+    onLine: (l) => { t.comment(l) }
+  })
+  t.teardown(run.close)
+  const d = await waitForDeploymentEnd(run, 8 * 60_000)
+  t.equal(d.state, 'succeeded', `deployment ${d.id} ${d.state}${d.error !== undefined ? `: ${d.error}` : ''}`)
+  const serial = await readFile(run.serialLog, 'latin1')
+  const firstBoot = serial.indexOf('netboot: task sequence complete')
+  t.ok(firstBoot > 0, 'the PE printed the end of the sequence on the serial console')
+  t.match(serial, /netboot: \/etc\/fstab: \/ is UUID=[0-9a-f-]+[^\n]*; \d other entries of the reference machine commented out/, 'the PE pointed fstab at the new volumes')
+  t.match(serial, /netboot: \/dev\/vda is bootable: GRUB /, 'the PE installed GRUB')
+
+  // Second power-on: PXE → iPXE → "boot from the local disk" → the firmware → GRUB → the deployed kernel.
+  const done = await waitForLine(run.serialLog, new RegExp(`${TEST_OS_MARK} done`), 5 * 60_000, { from: firstBoot, vm: run.vm })
+  t.ok(done, 'the deployed system booted from its disk and ran its init')
+  await run.vm?.exited   // its init powers the VM off
+  const after = (await readFile(run.serialLog, 'latin1')).slice(firstBoot)
+  t.ok(await decideCount(run) >= 2, 'the VM PXE-booted again and the appliance answered it')
+  const again = await run.appliance.fetchText(`/boot/decide?mac=${encodeURIComponent(run.mac)}&platform=${firmware === 'bios' ? 'pcbios' : 'efi'}&buildarch=${firmware === 'bios' ? 'i386' : 'x86_64'}`)
+  t.match(again.body, /Boot from the local disk/, 'and told it to boot locally')
+  if (firmware !== 'bios') {
+    // iPXE's exit would leave OVMF in its boot menu: it chains localboot.efi, which finds the ESP's loader.
+    t.match(after, /netboot: local boot: chainloading \(hd\d+,gpt1\)\/EFI\/BOOT\/BOOTX64\.EFI/, 'iPXE chained localboot.efi, which chainloaded the removable-media path makeBootable wrote')
+  }
+  const fact = (name: string): string => new RegExp(`${TEST_OS_MARK} [^\\n]*?${name}=(\\[[^\\]]*\\]|\\S+)`).exec(after)?.[1]?.replace(/^\[|\]$/g, '') ?? ''
+
+  const pt = await partitionTable(run.disk)
+  const root = pt.partitions[pt.partitions.length - 1]!
+  const uuid = /^UUID=(\S+)$/m.exec(await blkid(run.disk, root))?.[1] ?? ''
+  t.match(await blkid(run.disk, root), /TYPE=ext4/, 'the root partition is ext4')
+  t.equal(fact('firmware'), firmware === 'bios' ? 'bios' : 'uefi', `the deployed system runs under ${firmware === 'bios' ? 'BIOS' : 'UEFI'}`)
+  t.match(fact('cmdline'), new RegExp(`root=UUID=${uuid} ro console=ttyS0,115200n8 quiet netboot\\.deployed=1`),
+    'GRUB booted it with root=UUID of the new volume, the image\'s /etc/default/grub arguments and the step\'s kernelArgs')
+  t.equal(fact('fstab-root'), `UUID=${uuid}`, '/etc/fstab mounts / by the new volume\'s UUID')
+  if (firmware === 'bios') {
+    t.equal(fact('fstab-efi'), '', 'no ESP on an MBR disk: the reference machine\'s /boot/efi line is commented out')
+    t.equal(fact('fstab-commented'), '2', 'as is its swap partition (the noauto CD-ROM and tmpfs lines stay)')
+  } else {
+    const espUuid = /^UUID=(\S+)$/m.exec(await blkid(run.disk, pt.partitions[0]!))?.[1] ?? 'none'
+    t.equal(fact('fstab-efi'), `UUID=${espUuid}`, '/etc/fstab mounts /boot/efi by the new ESP\'s UUID')
+    t.equal(fact('fstab-commented'), '1', 'the reference machine\'s swap partition is commented out (the noauto CD-ROM and tmpfs lines stay)')
+  }
+  t.equal(fact('hostname'), 'LNX-lab', 'setComputerName wrote /etc/hostname')
+  t.match(fact('hosts'), /^127\.0\.1\.1 LNX-lab$/, 'and the 127.0.1.1 line of /etc/hosts')
+  t.equal(fact('suid'), '4755:0', 'a setuid file kept its mode (UNIX data applied)')
+  t.equal(fact('owned'), '640:1000:1000', 'a user\'s file kept its owner, group and mode')
+}
