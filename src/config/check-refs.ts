@@ -123,7 +123,11 @@ export function checkSteps (data: Obj, r: Reporter): void {
       const image = str(step.image)
       if (step.type === 'partition') { partitioned = true; filesystem = str(step.filesystem) ?? 'ntfs' }
       if (step.type === 'applyImage') applied = true
-      if (step.type === 'makeBootable') checkMakeBootable(r, base, str(ts.id) ?? String(ti), filesystem, applied)
+      if (step.type === 'makeBootable') {
+        checkMakeBootable(r, base, str(ts.id) ?? String(ti), filesystem, applied)
+        // grub.cfg gets the arguments on the kernel's `linux` line: a line break would start a GRUB command.
+        if (/[\r\n]/.test(str(step.kernelArgs) ?? '')) r.error([...base, 'kernelArgs'], 'kernelArgs must be one line (it goes on the kernel\'s line of grub.cfg)')
+      }
       if (step.type === 'applyImage' && image !== undefined) {
         if (!images.has(image)) missingRef(r, [...base, 'image'], 'image', image, images, 'images')
         if (!partitioned) {

@@ -234,3 +234,21 @@ t.test('makeBootable: after an NTFS partition step or before any image, a warnin
   ])
   t.equal(res.warnings.length, 2, 'and nothing else')
 })
+
+t.test('makeBootable: kernelArgs on several lines is an error on its line', async t => {
+  const dir = await tempDir(t)
+  const yaml = [
+    'images: [{ id: deb, file: two.wim }]',
+    'taskSequences:',
+    '  - id: linux',
+    '    steps:',
+    '      - { type: partition, filesystem: ext4 }',
+    '      - { type: applyImage, image: deb }',
+    '      - type: makeBootable',
+    '        kernelArgs: "quiet\\ninsmod evil"'                                  // 8
+  ].join('\n')
+  await makeImageStore(dir)
+  const res = await load(yaml, { cwd: dir })
+  t.equal(res.ok, false)
+  t.match(res.ok ? [] : res.errors.map(e => `${e.line}: ${e.message}`), [/^8: .*kernelArgs must be one line/])
+})
