@@ -2,11 +2,12 @@
 # capture.sh VOLUME IMAGE_ID UPLOAD_URL TOKEN [IMAGE_NAME] [COMPRESSION]
 #
 # Captures an NTFS volume with wimlib (NTFS-3G mode: reads the unmounted block device or file directly, keeping
-# ACLs, ADS and reparse points) and uploads the WIM to the appliance's resumable upload
+# ACLs, ADS and reparse points), or an ext4 volume (a Linux reference machine: mounted read-only and captured with
+# --unix-data, keeping owners, modes, device nodes and xattrs), and uploads the WIM to the appliance's resumable upload
 # (PUT UPLOAD_URL with Content-Range; see src/http/routes/uploads.ts), verified end to end by SHA-256.
 # POSIX sh for busybox ash in the netboot PE (needs wimcapture, curl, jq, sha256sum, dd, tee, mkfifo).
 #
-#   VOLUME       block device, NTFS image file, or "auto" (the largest NTFS partition)
+#   VOLUME       block device, NTFS image file, or "auto" (the largest NTFS partition, else the largest ext4 one)
 #   COMPRESSION  none | xpress | lzx (default) | lzms
 #
 # Mode (CAPTURE_MODE):
@@ -17,6 +18,7 @@
 #     DISM does not).
 #   file: capture to a regular WIM in $CAPTURE_TMP (default /tmp) first, then upload it. Needs RAM (or a
 #     scratch disk) for the whole WIM; gives a WIM that DISM can read too.
+# CAPTURE_DEVICES: the devices VOLUME=auto chooses from (default: every block device blkid finds).
 # A dropped connection is resumed from what the server says it holds (HEAD → Upload-Offset), up to
 # CAPTURE_RETRIES (default 30) times per chunk with a growing pause (at most 30 s).
 # Exits 0 after the appliance answered 201 (verified and catalogued); otherwise prints one line
@@ -50,19 +52,34 @@ W=$(mktemp -d "$TMPBASE/capture.XXXXXX") || die "cannot create a work directory 
 trap 'rm -rf "$W"' EXIT
 trap 'exit 130' INT TERM
 
-# The largest NTFS partition (by size in /sys/class/block), for VOLUME=auto.
-pick_volume () {
+# The largest partition of a type (by size in /sys/class/block), for VOLUME=auto: NTFS (Windows), else ext4 (Linux).
+largest () {
   best=""; bestsize=0
-  for dev in $(blkid -c /dev/null -o device -t TYPE=ntfs 2>/dev/null); do
+  # shellcheck disable=SC2086 # CAPTURE_DEVICES: a list of devices
+  for dev in $(blkid -c /dev/null -o device -t TYPE="$1" ${CAPTURE_DEVICES:-} 2>/dev/null); do
     size=$(cat "/sys/class/block/${dev##*/}/size" 2>/dev/null || echo 0)
     if [ "$size" -gt "$bestsize" ]; then best=$dev; bestsize=$size; fi
   done
-  [ -n "$best" ] || die "no NTFS volume found (blkid -t TYPE=ntfs found nothing)"
   echo "$best"
+}
+pick_volume () {
+  v=$(largest ntfs); [ -n "$v" ] || v=$(largest ext4)
+  [ -n "$v" ] || die "no NTFS or ext4 volume found (blkid -t TYPE=ntfs / TYPE=ext4 found nothing)"
+  echo "$v"
 }
 
 if [ "$VOLUME" = auto ]; then VOLUME=$(pick_volume) || exit 1; fi
 [ -b "$VOLUME" ] || [ -f "$VOLUME" ] || die "$VOLUME is neither a block device nor an NTFS image file"
+
+# ext4: wimlib's NTFS-3G mode reads NTFS only; any other volume is captured from a read-only mount, with its UNIX data.
+SOURCE=$VOLUME; UNIX=""; MNT=""
+if [ -b "$VOLUME" ] && [ "$(blkid -c /dev/null -o value -s TYPE "$VOLUME" 2>/dev/null)" = ext4 ]; then
+  MNT=$W/volume; mkdir -p "$MNT"
+  mount -t ext4 -o ro "$VOLUME" "$MNT" || die "cannot mount $VOLUME (ext4) read-only"
+  trap 'umount "$MNT" 2>/dev/null; rm -rf "$W"' EXIT
+  SOURCE=$MNT; UNIX=--unix-data
+  say "$VOLUME is ext4: capturing its files with --unix-data (owners, modes, device nodes, xattrs)"
+fi
 
 # --- HTTP ----------------------------------------------------------------------------------------------------
 
@@ -162,7 +179,7 @@ upload () {
 
 say "capturing $VOLUME as image '$NAME' ($COMP, $MODE mode) → $URL"
 if [ "$MODE" = file ]; then
-  wimcapture "$VOLUME" "$W/capture.wim" "$NAME" --compress="$COMP" >"$W/wim.log" 2>&1 ||
+  wimcapture "$SOURCE" "$W/capture.wim" "$NAME" --compress="$COMP" $UNIX >"$W/wim.log" 2>&1 ||
     die "wimcapture of $VOLUME failed: $(tr '\r' '\n' <"$W/wim.log" | grep -i -m1 error)"
   echo 0 >"$W/wim.rc"
   sha256sum "$W/capture.wim" | cut -d' ' -f1 >"$W/sha"
@@ -170,7 +187,7 @@ if [ "$MODE" = file ]; then
 else
   mkfifo "$W/sumfifo" || die "mkfifo failed"
   ( sha256sum <"$W/sumfifo" | cut -d' ' -f1 >"$W/sha.tmp" && mv "$W/sha.tmp" "$W/sha" ) &
-  { wimcapture "$VOLUME" - "$NAME" --pipable --compress="$COMP" 2>"$W/wim.log"; echo $? >"$W/wim.rc"; } |
+  { wimcapture "$SOURCE" - "$NAME" --pipable --compress="$COMP" $UNIX 2>"$W/wim.log"; echo $? >"$W/wim.rc"; } |
     tee "$W/sumfifo" | { SUB=1; upload "$W/sha"; echo $? >"$W/up.rc"; }
   wait
 fi

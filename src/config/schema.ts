@@ -117,7 +117,7 @@ export const StepSchema = Type.Union([
   Type.Object({ type: Type.Literal('runCommand'), ...StepBase, command: Str('shell command run in the PE; the target volume is mounted at $TARGET') }, { additionalProperties: false }),
   Type.Object({ type: Type.Literal('makeBootable'), ...StepBase, kernelArgs: Type.Optional(Str('added to the kernel command line, after GRUB_CMDLINE_LINUX and GRUB_CMDLINE_LINUX_DEFAULT of the image\'s /etc/default/grub')) }, { additionalProperties: false }),
   Type.Object({ type: Type.Literal('reboot'), ...StepBase }, { additionalProperties: false }),
-  Type.Object({ type: Type.Literal('capture'), ...StepBase, image: Id('id of the new image'), volume: Str('volume to capture, "auto" = largest NTFS volume', { default: 'auto' }), imageName: Type.Optional(Str('name stored in the WIM\'s XML catalogue')), compression: Type.Union([Type.Literal('none'), Type.Literal('xpress'), Type.Literal('lzx'), Type.Literal('lzms')], { default: 'lzx', description: 'WIM compression (lzms: smallest, slowest)' }) }, { additionalProperties: false })
+  Type.Object({ type: Type.Literal('capture'), ...StepBase, image: Id('id of the new image'), volume: Str('volume to capture, "auto" = the largest NTFS volume, else the largest ext4 one (captured with its UNIX data)', { default: 'auto' }), imageName: Type.Optional(Str('name stored in the WIM\'s XML catalogue')), compression: Type.Union([Type.Literal('none'), Type.Literal('xpress'), Type.Literal('lzx'), Type.Literal('lzms')], { default: 'lzx', description: 'WIM compression (lzms: smallest, slowest)' }) }, { additionalProperties: false })
 ])
 
 export const TaskSequenceSchema = Type.Object({

@@ -4,17 +4,20 @@
 // kernel and initramfs → its /sbin/init, which prints what it booted with on the serial console.
 import type { Test } from 'tap'
 import { readFile } from 'node:fs/promises'
-import { partitionTable, waitForLine, type Firmware } from '../../src/lab/index.js'
+import { join } from 'node:path'
+import { hashTree, partitionTable, sh, waitForLine, type Firmware } from '../../src/lab/index.js'
 import { blkid } from '../../src/lab/disk.js'
-import { decideCount, startLabRun, waitForDeploymentEnd } from '../../src/lab/deploy.js'
+import { decideCount, startLabRun, waitForDeploymentEnd, type LabRun } from '../../src/lab/deploy.js'
 import { TEST_OS_MARK } from '../../src/lab/linux-image.js'
 
-export async function deployLinuxAndBootIt (t: Test, firmware: Firmware): Promise<void> {
+/** `capture`: the deployed volume is also captured (ext4 → mounted read-only in the PE, --unix-data) before makeBootable. */
+export async function deployLinuxAndBootIt (t: Test, firmware: Firmware, opts: { capture?: boolean } = {}): Promise<void> {
   const run = await startLabRun({
     firmware,
     image: 'linux',
     extraSteps: [
       { type: 'setComputerName', computerName: 'LNX-${ROLE}' },
+      ...(opts.capture === true ? [{ type: 'capture', image: 'lab-linux-captured', compression: 'xpress' }] : []),
       { type: 'makeBootable', kernelArgs: 'netboot.deployed=1' }
     ],
     onLine: (l) => { t.comment(l) }
@@ -27,6 +30,8 @@ export async function deployLinuxAndBootIt (t: Test, firmware: Firmware): Promis
   t.ok(firstBoot > 0, 'the PE printed the end of the sequence on the serial console')
   t.match(serial, /netboot: \/etc\/fstab: \/ is UUID=[0-9a-f-]+[^\n]*; \d other entries of the reference machine commented out/, 'the PE pointed fstab at the new volumes')
   t.match(serial, /netboot: \/dev\/vda is bootable: GRUB /, 'the PE installed GRUB')
+
+  if (opts.capture === true) await checkCapture(t, run)
 
   // Second power-on: PXE → iPXE → "boot from the local disk" → the firmware → GRUB → the deployed kernel.
   const done = await waitForLine(run.serialLog, new RegExp(`${TEST_OS_MARK} done`), 5 * 60_000, { from: firstBoot, vm: run.vm })
@@ -62,4 +67,20 @@ export async function deployLinuxAndBootIt (t: Test, firmware: Firmware): Promis
   t.match(fact('hosts'), /^127\.0\.1\.1 LNX-lab$/, 'and the 127.0.1.1 line of /etc/hosts')
   t.equal(fact('suid'), '4755:0', 'a setuid file kept its mode (UNIX data applied)')
   t.equal(fact('owned'), '640:1000:1000', 'a user\'s file kept its owner, group and mode')
+}
+
+/** The capture step's image: catalogued, and applied with --unix-data it has the deployed system's files, owners and modes. */
+async function checkCapture (t: Test, run: LabRun): Promise<void> {
+  const serial = await readFile(run.serialLog, 'latin1')
+  t.match(serial, /capture\.sh: \/dev\/vda1 is ext4: capturing its files with --unix-data/, 'the PE captured the ext4 volume from a read-only mount')
+  const entry = await run.appliance.get<{ file: string }>('/api/v1/images/lab-linux-captured')
+  const out = join(run.work, 'captured-linux')
+  await sh(['wimapply', join(run.work, 'images', entry.file), '1', out, '--unix-data'])
+  t.equal((await readFile(join(out, 'etc/hostname'), 'utf8')).trim(), 'LNX-lab', 'the captured image has the name setComputerName wrote')
+  const st = async (p: string): Promise<string> => (await sh(['stat', '-c', '%a:%u:%g', join(out, p)])).stdout.trim()
+  t.equal(await st('usr/bin/suid-probe'), '4755:0:0', 'and the setuid file')
+  t.equal(await st('home/user/owned.txt'), '640:1000:1000', 'and the user\'s file with its owner')
+  const got = await hashTree(out)
+  const kernel = [...run.sums.keys()].find(k => k.startsWith('boot/vmlinuz-')) ?? 'boot/vmlinuz-?'
+  t.equal(got.get(kernel), run.sums.get(kernel), `and ${kernel}, byte for byte`)
 }

@@ -39,7 +39,10 @@ t.test('Secure Boot on, secureBoot chain: shim → GRUB → signed PE kernel →
   t.ok(await decideCount(run, 'grub') >= 2, 'the VM booted the chain again and GRUB asked the appliance')
   t.equal(await decideCount(run), 0, 'never through iPXE')
   const again = await run.appliance.fetchText(`/boot/grub/decide?mac=${encodeURIComponent(run.mac)}&platform=efi&buildarch=x86_64`)
-  t.match(again.body, /echo 'netboot: booting from the local disk[^\n]*\nexit\n/, 'the next boot is told to boot locally (exit to the firmware)')
+  t.match(again.body, /echo 'netboot: booting from the local disk[^\n]*\n/, 'the next boot is told to boot locally')
+  t.match(again.body, /search --no-floppy --file --set=root "\$f"[^]*chainloader "\$f"[^]*\nexit\n$/, 'by chainloading the local disk\'s OS loader (exit to the firmware when there is none)')
+  // This disk holds NTFS and an empty ESP: GRUB finds no loader, says so and exits.
+  await waitForLine(run.serialLog, /netboot: local boot: no OS loader on the local disks/, 2 * 60_000, { from: firstBoot, vm: run.vm })
   await run.vm?.kill()
 
   const pt = await partitionTable(run.disk)
