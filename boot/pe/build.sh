@@ -116,7 +116,9 @@ for b in "${BINARIES[@]}"; do
 done
 for a in wimapply wiminfo wimcapture wimextract wimverify; do ln -sf wimlib-imagex "$STAGE/bin/$a"; done
 ln -sf mkfs.fat "$STAGE/bin/mkfs.vfat"
-# grub-install reads its modules, kernel.img and boot.img from /usr/lib/grub/PLATFORM
+# grub-install reads its modules, kernel.img and boot.img from /usr/lib/grub/PLATFORM (and warns without a
+# /usr/share/locale to copy translations from: an empty one, none wanted)
+mkdir -p "$STAGE/usr/share/locale"
 for p in "${GRUB_PLATFORMS[@]}"; do stage_grub "$p"; done
 phase "GRUB platforms for makeBootable: ${GRUB_PLATFORMS[*]} ($(du -sh "$STAGE/usr/lib/grub" | cut -f1))"
 for a in modprobe insmod lsmod rmmod depmod modinfo; do rm -f "$STAGE/bin/$a" "$STAGE/sbin/$a"; ln -s ../bin/kmod "$STAGE/sbin/$a"; done

@@ -111,7 +111,7 @@ rewrite_fstab () {  # rewrite_fstab ROOT_UUID [ESP_UUID]
       if (!e && esp != "" && efidir) print esp " /boot/efi vfat umask=0077 0 1"
     }' "$f" > "$f.netboot" && mv "$f.netboot" "$f" || fail "cannot rewrite /etc/fstab"
   c=$(grep -c '^# netboot: not on the deployed disk: ' "$f")
-  echo "netboot: /etc/fstab: / is UUID=$1${2:+, /boot/efi UUID=$2}; $c other entries of the reference machine commented out"
+  echo "netboot: /etc/fstab: / is UUID=$1${2:+, /boot/efi UUID=$2}; entries of the reference machine commented out: $c"
 }
 
 secure_boot_on () {  # the SecureBoot variable: 4 attribute bytes, then 1 (read whole: efivarfs cannot seek)

@@ -6,8 +6,10 @@ import { parseArgs } from 'node:util'
 import { readFile } from 'node:fs/promises'
 import type { CliCommand, CliIO } from './command.js'
 import { startLabRun, waitForDeploymentEnd, type LabRun, type ShownDeployment } from '../lab/deploy.js'
+import { waitForLine } from '../lab/qemu.js'
+import { TEST_OS_MARK } from '../lab/linux-image.js'
 
-const usage = `usage: netboot lab [--uefi | --http-boot | --arm64 | --secure-boot] [--timeout MINUTES]
+const usage = `usage: netboot lab [--uefi | --http-boot | --arm64 | --secure-boot] [--linux] [--timeout MINUTES]
 
 Runs a complete deployment in an isolated lab on this machine (needs root, QEMU, dnsmasq-base, wimtools;
 scripts/install-deps.sh installs them): a network namespace "nbe-…" with a bridge, a stand-in site DHCP
@@ -22,6 +24,9 @@ at the end or on Ctrl-C. Nothing touches this machine's real network interfaces.
                      (built first if needed: netboot pe build --arch arm64); slower under TCG
   --secure-boot      OVMF with Secure Boot on and Microsoft's keys (as PCs ship); the appliance offers the Secure
                      Boot chain (bootLoaders.secureBoot): shim → GRUB → the PE's signed kernel
+  --linux            deploy a small Linux system instead (ext4, setComputerName, makeBootable), then watch the VM
+                     boot it from its own disk when the appliance tells it to boot locally (x86-64; not with
+                     --secure-boot, where makeBootable refuses: the GRUB it installs is unsigned)
   --timeout MINUTES  give up after this long (default 20)`
 
 async function peLines (run: LabRun, from: number, io: CliIO): Promise<number> {
@@ -39,22 +44,51 @@ function describe (d: ShownDeployment & { progress?: number }): string {
   return `deployment ${d.id}: ${d.state}${d.currentStep !== undefined ? `, step ${d.currentStep}` : ''}${d.progress !== undefined ? ` (${d.progress} %)` : ''}`
 }
 
+/** --linux: the VM reboots, is told to boot locally and boots the deployed system, whose init prints what it booted with. */
+async function watchLocalBoot (run: LabRun, io: CliIO): Promise<number> {
+  const from = (await readFile(run.serialLog, 'latin1').catch(() => '')).length
+  io.out('lab: the VM reboots: PXE → "boot from the local disk" → the disk\'s GRUB → the deployed kernel')
+  try {
+    await waitForLine(run.serialLog, new RegExp(`${TEST_OS_MARK} done`), 5 * 60_000, { from, vm: run.vm })
+  } catch (err) {
+    io.err(`lab: the deployed system did not come up: ${(err as Error).message}`)
+    return 1
+  }
+  const text = (await readFile(run.serialLog, 'latin1')).slice(from)
+  for (const line of text.split(/\r?\n/)) {
+    // GRUB's lines come after the firmware console's colour escapes
+    const at = Math.max(line.indexOf(TEST_OS_MARK), line.indexOf('netboot: local boot'))
+    if (at >= 0) io.out(`  vm │ ${line.slice(at)}`)
+  }
+  io.out('lab: the deployed Linux booted from its own disk')
+  return 0
+}
+
 export const command: CliCommand = {
   name: 'lab',
   summary: 'demo: deploy a QEMU VM through an isolated netns lab (root)',
   usage,
   async run (argv, io) {
-    let values: { uefi?: boolean, 'http-boot'?: boolean, arm64?: boolean, 'secure-boot'?: boolean, timeout?: string }
+    let values: { uefi?: boolean, 'http-boot'?: boolean, arm64?: boolean, 'secure-boot'?: boolean, linux?: boolean, timeout?: string }
     try {
-      values = parseArgs({ args: argv, strict: true, options: { uefi: { type: 'boolean' }, 'http-boot': { type: 'boolean' }, arm64: { type: 'boolean' }, 'secure-boot': { type: 'boolean' }, timeout: { type: 'string' } } }).values
+      values = parseArgs({ args: argv, strict: true, options: { uefi: { type: 'boolean' }, 'http-boot': { type: 'boolean' }, arm64: { type: 'boolean' }, 'secure-boot': { type: 'boolean' }, linux: { type: 'boolean' }, timeout: { type: 'string' } } }).values
     } catch (err) { io.err(`netboot lab: ${(err as Error).message}`); return 2 }
     const ways = (['uefi', 'http-boot', 'arm64', 'secure-boot'] as const).filter(k => values[k] === true)
     if (ways.length > 1) { io.err(`netboot lab: ${ways.map(w => `--${w}`).join(' and ')} are different ways to boot; give one`); return 2 }
+    const linux = values.linux === true
+    if (linux && (values.arm64 === true || values['secure-boot'] === true)) {
+      io.err(`netboot lab: --linux runs on x86-64 machines without Secure Boot (not with --${values.arm64 === true ? 'arm64' : 'secure-boot'})`)
+      return 2
+    }
     if (process.getuid?.() !== 0) { io.err('netboot lab: needs root (network namespaces, taps)'); return 1 }
     const minutes = Number(values.timeout ?? 20)
     const firmware = values.arm64 === true ? 'uefi-arm64' : values['http-boot'] === true ? 'uefi-http' : values.uefi === true ? 'uefi' : values['secure-boot'] === true ? 'uefi-secureboot' : 'bios'
     io.out(`lab: preparing (${firmware}): PE, demo WIM, namespace, dnsmasq, appliance, VM`)
-    const run = await startLabRun({ firmware, onLine: (l) => { io.out(`  ${l}`) } })
+    const run = await startLabRun({
+      firmware,
+      ...(linux ? { image: 'linux' as const, extraSteps: [{ type: 'setComputerName', computerName: 'LAB-${ROLE}' }, { type: 'makeBootable' }] } : {}),
+      onLine: (l) => { io.out(`  ${l}`) }
+    })
     let closed = false
     const cleanup = async (): Promise<void> => {
       if (closed) return
@@ -84,6 +118,7 @@ export const command: CliCommand = {
       if (d.state === 'succeeded') {
         const next = await run.appliance.fetchText(`/boot${firmware === 'uefi-secureboot' ? '/grub' : ''}/decide?mac=${encodeURIComponent(run.mac)}&platform=${firmware === 'bios' ? 'pcbios' : 'efi'}&buildarch=${firmware === 'uefi-arm64' ? 'arm64' : 'x86_64'}`).catch(() => ({ body: '' }))
         io.out(`lab: deployment ${d.id} succeeded; the appliance now answers ${run.mac}: ${next.body.split('\n').find(l => l.startsWith('# ')) ?? '?'}`)
+        if (linux) return await watchLocalBoot(run, io)
         return 0
       }
       io.err(`lab: deployment ${d.id} failed: ${d.error ?? '?'}`)

@@ -68,6 +68,7 @@ export async function startLabRun (o: LabRunOptions): Promise<LabRun> {
     const images = join(work, 'images')
     await mkdir(images)
     const linux = o.image === 'linux'
+    if (linux && o.firmware === 'uefi-arm64') throw new Error('the Linux test system (src/lab/linux-image.ts) is built for x86-64 only')
     const sums = linux ? await linuxTree(join(work, 'tree')) : await makeTree(join(work, 'tree'))
     await makeWim(join(images, 'lab.wim'), Array.from({ length: o.wimImages ?? 1 }, (_, i) => ({ dir: join(work, 'tree'), name: `Lab image ${i + 1}` })), 'lzx', linux)
     const lab = await createLab({ prefix: 'nbe-' })
