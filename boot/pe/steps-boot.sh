@@ -114,6 +114,17 @@ rewrite_fstab () {  # rewrite_fstab ROOT_UUID [ESP_UUID]
   echo "netboot: /etc/fstab: / is UUID=$1${2:+, /boot/efi UUID=$2}; entries of the reference machine commented out: $c"
 }
 
+# The reference machine's /etc/machine-id would make every deployed machine the same to systemd (its DHCP client
+# DUID and IAID, journal, dbus): emptied, systemd writes a new one at first boot (machine-id(5), "first boot"
+# semantics). /var/lib/dbus/machine-id, when it is a copy rather than the usual link to it, goes too.
+reset_machine_id () {
+  f=/mnt/target/etc/machine-id
+  if [ -s "$f" ] && [ ! -L "$f" ]; then : > "$f" && echo "netboot: /etc/machine-id emptied: systemd gives this machine its own at first boot"; fi
+  d=/mnt/target/var/lib/dbus/machine-id
+  [ -f "$d" ] && [ ! -L "$d" ] && rm -f "$d"
+  return 0
+}
+
 secure_boot_on () {  # the SecureBoot variable: 4 attribute bytes, then 1 (read whole: efivarfs cannot seek)
   [ "$(od -An -tu1 /sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c 2>/dev/null | awk '{print $5; exit}')" = 1 ]
 }
@@ -143,6 +154,7 @@ step_make_bootable () {
   args=$(image_kernel_args); extra=$(get .kernelArgs); args="$args${args:+${extra:+ }}$extra"
   echo "netboot: making $(state disk) boot $(os_name): kernels $(echo $kernels | tr ' ' ','), GRUB $platform, root UUID=$uuid${args:+, kernel arguments: $args}"
   rewrite_fstab "$uuid" "$espuuid"
+  reset_machine_id
   write_grub_cfg "$platform" "$uuid" "$partuuid" "$args"
   if [ "$platform" = i386-pc ]; then
     grub-install --target=i386-pc --boot-directory=/mnt/target/boot "$(state disk)" > "$RUN/grub-install.log" 2>&1 \

@@ -3,7 +3,7 @@
 // by UUID (busybox findfs) and switch_roots into it; /sbin/init prints what the deployed machine booted with
 // (host name, kernel command line, its fstab's root line, owners and modes) on the serial console and powers
 // off. Its /etc carries what a captured machine brings along and a deployment must fix: an fstab naming the
-// reference machine's volumes, /etc/default/grub kernel arguments, a 127.0.1.1 hosts line; a setuid file and a
+// reference machine's volumes, /etc/default/grub kernel arguments, a 127.0.1.1 hosts line, a machine-id; a setuid file and a
 // file owned by uid 1000 check that the image's UNIX data survives capture and apply.
 import { chmod, chown, copyFile, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -51,7 +51,7 @@ $bb mount -t sysfs sysfs /sys
 echo "${TEST_OS_MARK} booted from disk: hostname=$($bb cat /etc/hostname) hosts=[$($bb grep '^127.0.1.1' /etc/hosts | $bb tr '\\t' ' ')]"
 echo "${TEST_OS_MARK} cmdline=[$($bb cat /proc/cmdline)]"
 echo "${TEST_OS_MARK} fstab-root=[$($bb awk '$2 == "/" {print $1}' /etc/fstab)] fstab-efi=[$($bb awk '$2 == "/boot/efi" {print $1}' /etc/fstab)] fstab-commented=$($bb grep -c '^# netboot: not on the deployed disk' /etc/fstab)"
-echo "${TEST_OS_MARK} firmware=$([ -d /sys/firmware/efi ] && echo uefi || echo bios)"
+echo "${TEST_OS_MARK} firmware=$([ -d /sys/firmware/efi ] && echo uefi || echo bios) machine-id-bytes=$($bb stat -c %s /etc/machine-id)"
 echo "${TEST_OS_MARK} suid=$($bb stat -c %a:%u /usr/bin/suid-probe) owned=$($bb stat -c %a:%u:%g /home/user/owned.txt)"
 echo "${TEST_OS_MARK} done"
 $bb sync
@@ -109,6 +109,7 @@ export async function makeLinuxTree (dir: string, peDir: string): Promise<{ kern
     await writeFile(join(dir, 'sbin/init'), OS_INIT, { mode: 0o755 })
     await writeFile(join(dir, 'etc/os-release'), 'PRETTY_NAME="Netboot Test OS 1.0"\nNAME="Netboot Test OS"\nID=netboot-test\n')
     await writeFile(join(dir, 'etc/hostname'), 'reference\n')
+    await writeFile(join(dir, 'etc/machine-id'), '0123456789abcdef0123456789abcdef\n')   // the reference machine's
     await writeFile(join(dir, 'etc/hosts'), '127.0.0.1\tlocalhost\n127.0.1.1\treference\n')
     await writeFile(join(dir, 'etc/fstab'), REFERENCE_FSTAB)
     await writeFile(join(dir, 'etc/default/grub'), 'GRUB_DEFAULT=0\nGRUB_TIMEOUT=5\nGRUB_CMDLINE_LINUX_DEFAULT="quiet"\nGRUB_CMDLINE_LINUX="console=ttyS0,115200n8"\n')

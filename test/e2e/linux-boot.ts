@@ -63,6 +63,7 @@ export async function deployLinuxAndBootIt (t: Test, firmware: Firmware, opts: {
     t.equal(fact('fstab-efi'), `UUID=${espUuid}`, '/etc/fstab mounts /boot/efi by the new ESP\'s UUID')
     t.equal(fact('fstab-commented'), '1', 'the reference machine\'s swap partition is commented out (the noauto CD-ROM and tmpfs lines stay)')
   }
+  t.equal(fact('machine-id-bytes'), '0', 'the reference machine\'s /etc/machine-id was emptied (systemd makes a new one at first boot)')
   t.equal(fact('hostname'), 'LNX-lab', 'setComputerName wrote /etc/hostname')
   t.match(fact('hosts'), /^127\.0\.1\.1 LNX-lab$/, 'and the 127.0.1.1 line of /etc/hosts')
   t.equal(fact('suid'), '4755:0', 'a setuid file kept its mode (UNIX data applied)')
