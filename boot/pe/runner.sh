@@ -62,11 +62,14 @@ finish () {  # finish ACTION: what the machine does once the sequence is over
   esac
 }
 
-firmware () {  # BIOS, or UEFI with its Secure Boot state: the SecureBoot variable is 4 attribute bytes, then 0 or 1
+secure_boot_var () {  # the SecureBoot variable's value: 1, 0, or nothing (BIOS, no variable). Also used by steps-boot.sh.
+  # 4 attribute bytes, then the value; read whole: efivarfs files cannot seek, so od -j fails on them
+  od -An -tu1 /sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c 2>/dev/null | awk '{print $5; exit}'
+}
+
+firmware () {  # BIOS, or UEFI with its Secure Boot state
   [ -d /sys/firmware/efi ] || { echo BIOS; return; }
-  # read whole: efivarfs files cannot seek, so od -j fails on them
-  sb=$(od -An -tu1 /sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c 2>/dev/null | awk '{print $5; exit}')
-  case "$sb" in 1) echo "UEFI, Secure Boot on" ;; 0) echo "UEFI, Secure Boot off" ;; *) echo "UEFI" ;; esac
+  case "$(secure_boot_var)" in 1) echo "UEFI, Secure Boot on" ;; 0) echo "UEFI, Secure Boot off" ;; *) echo "UEFI" ;; esac
 }
 
 . /netboot/steps.sh

@@ -1,6 +1,6 @@
 #!/bin/sh
 # The makeBootable step: the applied Linux image boots from its own disk afterwards (sourced by steps.sh;
-# busybox ash; helpers fail/get/state/mount_target come from there).
+# busybox ash; helpers fail/get/state/mount_target come from there, secure_boot_var from runner.sh).
 #
 # GRUB comes from the PE (grub-install and /usr/lib/grub/PLATFORM of Debian's grub packages) and goes where
 # the firmware looks by itself:
@@ -125,9 +125,7 @@ reset_machine_id () {
   return 0
 }
 
-secure_boot_on () {  # the SecureBoot variable: 4 attribute bytes, then 1 (read whole: efivarfs cannot seek)
-  [ "$(od -An -tu1 /sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c 2>/dev/null | awk '{print $5; exit}')" = 1 ]
-}
+secure_boot_on () { [ "$(secure_boot_var)" = 1 ]; }   # secure_boot_var: runner.sh
 
 step_make_bootable () {
   t=$(state target); [ -n "$t" ] || fail "makeBootable: no target volume: the sequence needs a partition step first"

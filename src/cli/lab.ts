@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util'
 import { readFile } from 'node:fs/promises'
 import type { CliCommand, CliIO } from './command.js'
 import { startLabRun, waitForDeploymentEnd, type LabRun, type ShownDeployment } from '../lab/deploy.js'
-import { waitForLine } from '../lab/qemu.js'
+import { serialSize, waitForLine } from '../lab/qemu.js'
 import { TEST_OS_MARK } from '../lab/linux-image.js'
 
 const usage = `usage: netboot lab [--uefi | --http-boot | --arm64 | --secure-boot] [--linux] [--timeout MINUTES]
@@ -46,7 +46,7 @@ function describe (d: ShownDeployment & { progress?: number }): string {
 
 /** --linux: the VM reboots, is told to boot locally and boots the deployed system, whose init prints what it booted with. */
 async function watchLocalBoot (run: LabRun, io: CliIO): Promise<number> {
-  const from = (await readFile(run.serialLog, 'latin1').catch(() => '')).length
+  const from = await serialSize(run.serialLog)
   io.out('lab: the VM reboots: PXE → "boot from the local disk" → the disk\'s GRUB → the deployed kernel')
   try {
     await waitForLine(run.serialLog, new RegExp(`${TEST_OS_MARK} done`), 5 * 60_000, { from, vm: run.vm })

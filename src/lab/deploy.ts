@@ -6,11 +6,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import {
-  createLab, isSecureBoot, labConfig, makeTree, makeWim, startAppliance, startDnsmasq, startVm, waitFor,
+  createLab, hashTree, isSecureBoot, labConfig, makeTree, makeWim, startAppliance, startDnsmasq, startVm, waitFor,
   type Appliance, type Firmware, type Lab, type Vm
 } from './index.js'
 import { buildPe } from '../pe/build.js'
-import { hashTree } from './disk.js'
 import { makeLinuxTree } from './linux-image.js'
 import { peDirFor } from '../pe/arch.js'
 import { REPO_ROOT } from './services.js'
