@@ -21,8 +21,10 @@ PACKAGES=(
   binutils file
   # capture media
   xorriso grub-pc-bin grub-efi-amd64-bin mtools
-  # benchmarks: reference servers
-  nginx-light
+  # the Linux test image's ssh-keygen (makeBootable makes new SSH host keys with the image's own)
+  openssh-client
+  # benchmarks: reference servers; bench/e2e's debian-* cases debootstrap a real Debian
+  nginx-light debootstrap
   # systemd unit verification
   systemd
 )

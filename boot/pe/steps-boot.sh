@@ -76,6 +76,7 @@ write_grub_cfg () {  # write_grub_cfg PLATFORM ROOT_UUID ROOT_PARTUUID ARGS
     echo 'insmod part_gpt'
     echo 'insmod part_msdos'
     echo 'insmod ext2'
+    echo 'insmod gzio'   # as Debian's 10_linux: a gzip-compressed kernel (Ubuntu's arm64 vmlinuz) is unpacked on load
     echo "search --no-floppy --fs-uuid --set=root $2"
     n=0
     for k in $(image_kernels); do
@@ -125,6 +126,40 @@ reset_machine_id () {
   return 0
 }
 
+# The reference machine's SSH host keys would be every deployed machine's: whoever has one machine's private key
+# could pose as any of them, and clients could not tell them apart. Each key type the image has is made anew by
+# the image's own ssh-keygen (run in the image: the PE and the image share the CPU architecture), written beside
+# the old key and then renamed over it, so a failure leaves the old key rather than none (sshd refuses to start
+# without a host key). A type the image's ssh-keygen no longer makes (dsa) is removed when another type was made.
+new_ssh_host_keys () {
+  d=/mnt/target/etc/ssh
+  keys=$(ls "$d" 2>/dev/null | grep -E '^ssh_host_[a-z0-9]+_key$')
+  [ -n "$keys" ] || return 0
+  if [ ! -x /mnt/target/usr/bin/ssh-keygen ]; then
+    echo "netboot: warning: the image has SSH host keys but no /usr/bin/ssh-keygen: every machine deployed from it keeps the reference machine's keys"
+    return 0
+  fi
+  mount -o bind /dev /mnt/target/dev || { echo "netboot: warning: cannot bind /dev into the image: the reference machine's SSH host keys are kept"; return 0; }
+  host=$(head -n 1 /mnt/target/etc/hostname 2>/dev/null); made=""; left=""
+  for k in $keys; do
+    type=${k#ssh_host_}; type=${type%_key}
+    rm -f "$d/$k.netboot-new" "$d/$k.netboot-new.pub"
+    if chroot /mnt/target /usr/bin/ssh-keygen -q -N '' -t "$type" -C "root@${host:-localhost}" -f "/etc/ssh/$k.netboot-new" > "$RUN/ssh-keygen.log" 2>&1 \
+        && [ -s "$d/$k.netboot-new" ] && [ -s "$d/$k.netboot-new.pub" ]; then
+      mv "$d/$k.netboot-new" "$d/$k" && mv "$d/$k.netboot-new.pub" "$d/$k.pub" && made="$made $type"
+    else
+      rm -f "$d/$k.netboot-new" "$d/$k.netboot-new.pub"; left="$left $type"
+    fi
+  done
+  umount /mnt/target/dev
+  if [ -z "$made" ]; then
+    echo "netboot: warning: the image's ssh-keygen made no SSH host key ($(tail -n 1 "$RUN/ssh-keygen.log" | tr -d '\r')): the reference machine's keys are kept"
+    return 0
+  fi
+  for type in $left; do rm -f "$d/ssh_host_${type}_key" "$d/ssh_host_${type}_key.pub"; done
+  echo "netboot: new SSH host keys:$made${left:+ (removed, the image's ssh-keygen cannot make them:$left)}"
+}
+
 secure_boot_on () { [ "$(secure_boot_var)" = 1 ]; }   # secure_boot_var: runner.sh
 
 step_make_bootable () {
@@ -153,6 +188,7 @@ step_make_bootable () {
   echo "netboot: making $(state disk) boot $(os_name): kernels $(echo $kernels | tr ' ' ','), GRUB $platform, root UUID=$uuid${args:+, kernel arguments: $args}"
   rewrite_fstab "$uuid" "$espuuid"
   reset_machine_id
+  new_ssh_host_keys
   write_grub_cfg "$platform" "$uuid" "$partuuid" "$args"
   if [ "$platform" = i386-pc ]; then
     grub-install --target=i386-pc --boot-directory=/mnt/target/boot "$(state disk)" > "$RUN/grub-install.log" 2>&1 \

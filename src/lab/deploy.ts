@@ -10,7 +10,8 @@ import {
   type Appliance, type Firmware, type Lab, type Vm
 } from './index.js'
 import { buildPe } from '../pe/build.js'
-import { makeLinuxTree } from './linux-image.js'
+import { makeLinuxTree, type ReferenceMachine } from './linux-image.js'
+import { makeDebianTree } from './debian-image.js'
 import { peDirFor } from '../pe/arch.js'
 import { REPO_ROOT } from './services.js'
 
@@ -29,6 +30,8 @@ export interface LabRun {
   serialLog: string
   /** source tree: relative path → sha256 */
   sums: Map<string, string>
+  /** images 'linux' and 'debian': the reference machine's identity, which the deployment must change */
+  reference?: ReferenceMachine
   close (): Promise<void>
 }
 
@@ -46,9 +49,11 @@ export interface LabRunOptions {
   wimImages?: number
   /**
    * 'files' (default): the generated tree of makeTree, for NTFS; 'linux': the bootable test system of
-   * linux-image.ts captured with --unix-data, on ext4 (add a makeBootable step to make it boot)
+   * linux-image.ts for the VM's architecture, captured with --unix-data, on ext4 (add a makeBootable step to make
+   * it boot); 'debian': the
+   * debootstrapped Debian of debian-image.ts, likewise (x86-64 only; slow: a real distribution under TCG)
    */
-  image?: 'files' | 'linux'
+  image?: 'files' | 'linux' | 'debian'
   /** bootLoaders.secureBoot (default: on for the Secure Boot firmwares, off otherwise) */
   secureBoot?: boolean
   /** runs after the appliance started, before the VM powers on */
@@ -66,10 +71,15 @@ export async function startLabRun (o: LabRunOptions): Promise<LabRun> {
   try {
     const images = join(work, 'images')
     await mkdir(images)
-    const linux = o.image === 'linux'
-    if (linux && o.firmware === 'uefi-arm64') throw new Error('the Linux test system (src/lab/linux-image.ts) is built for x86-64 only')
-    const sums = linux ? await linuxTree(join(work, 'tree')) : await makeTree(join(work, 'tree'))
-    await makeWim(join(images, 'lab.wim'), Array.from({ length: o.wimImages ?? 1 }, (_, i) => ({ dir: join(work, 'tree'), name: `Lab image ${i + 1}` })), 'lzx', linux)
+    const linux = o.image === 'linux' || o.image === 'debian'
+    if (o.image === 'debian' && o.firmware === 'uefi-arm64') throw new Error('the Debian reference system (src/lab/debian-image.ts) is built for x86-64 only')
+    const tree = join(work, 'tree')
+    const arch = o.firmware === 'uefi-arm64' ? 'arm64' : 'amd64'
+    const reference = o.image === 'debian'
+      ? await makeDebianTree(tree, o.onLine)
+      : o.image === 'linux' ? (await makeLinuxTree(tree, peDirFor(PE_DIR, arch), arch)).reference : undefined
+    const sums = o.image === 'debian' ? new Map<string, string>() : await (linux ? hashTree(tree) : makeTree(tree))
+    await makeWim(join(images, 'lab.wim'), Array.from({ length: o.wimImages ?? 1 }, (_, i) => ({ dir: tree, name: `Lab image ${i + 1}` })), 'lzx', linux)
     const lab = await createLab({ prefix: 'nbe-' })
     cleanups.push(async () => { await lab.close() })
     await startDnsmasq(lab, work)
@@ -83,20 +93,14 @@ export async function startLabRun (o: LabRunOptions): Promise<LabRun> {
     const tap = await lab.addTap()
     const disk = join(work, 'disk.raw')
     const serialLog = join(work, 'serial.log')
-    await o.beforeVm?.({ lab, work, appliance, mac, disk, serialLog, sums, close })
+    await o.beforeVm?.({ lab, work, appliance, mac, disk, serialLog, sums, reference, close })
     const vm = await startVm(lab, { firmware: o.firmware, mac, disk, diskBytes: 2 * 1024 ** 3, serialLog, workDir: work, net: { tap } })
     cleanups.push(async () => { await vm.kill() })
-    return { lab, work, appliance, vm, mac, disk, serialLog, sums, close }
+    return { lab, work, appliance, vm, mac, disk, serialLog, sums, reference, close }
   } catch (err) {
     await close()
     throw err
   }
-}
-
-/** The Linux test system's tree (for amd64: kernel and modules of the x86-64 PE); its files' sums like makeTree's. */
-async function linuxTree (dir: string): Promise<Map<string, string>> {
-  await makeLinuxTree(dir, PE_DIR)
-  return await hashTree(dir)
 }
 
 /** The VM's deployment once it has ended (succeeded or failed). */

@@ -3,12 +3,14 @@
 // by UUID (busybox findfs) and switch_roots into it; /sbin/init prints what the deployed machine booted with
 // (host name, kernel command line, its fstab's root line, owners and modes) on the serial console and powers
 // off. Its /etc carries what a captured machine brings along and a deployment must fix: an fstab naming the
-// reference machine's volumes, /etc/default/grub kernel arguments, a 127.0.1.1 hosts line, a machine-id; a setuid file and a
-// file owned by uid 1000 check that the image's UNIX data survives capture and apply.
+// reference machine's volumes, /etc/default/grub kernel arguments, a 127.0.1.1 hosts line, a machine-id, SSH host keys
+// (with the host's OpenSSH ssh-keygen and its libraries, which makeBootable runs in the image to make new ones); a
+// setuid file and a file owned by uid 1000 check that the image's UNIX data survives capture and apply.
 import { chmod, chown, copyFile, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { sh } from './netns.js'
+import { peSerialConsole, type PeArch } from '../pe/arch.js'
 
 /** Lines /sbin/init of the test system prints (the e2e tests wait for them). */
 export const TEST_OS_MARK = 'netboot-test-os:'
@@ -23,8 +25,6 @@ export const REFERENCE_FSTAB = [
   'tmpfs           /tmp            tmpfs   defaults        0       0',
   ''
 ].join('\n')
-
-const BUSYBOX = '/bin/busybox'   // busybox-static: runs in the initramfs and in the deployed root alike
 
 // The initramfs's /init: modules in the order modprobe --show-depends gave, then root=UUID=… by findfs.
 const INITRAMFS_INIT = `#!/bin/busybox sh
@@ -53,10 +53,32 @@ echo "${TEST_OS_MARK} cmdline=[$($bb cat /proc/cmdline)]"
 echo "${TEST_OS_MARK} fstab-root=[$($bb awk '$2 == "/" {print $1}' /etc/fstab)] fstab-efi=[$($bb awk '$2 == "/boot/efi" {print $1}' /etc/fstab)] fstab-commented=$($bb grep -c '^# netboot: not on the deployed disk' /etc/fstab)"
 echo "${TEST_OS_MARK} firmware=$([ -d /sys/firmware/efi ] && echo uefi || echo bios) machine-id-bytes=$($bb stat -c %s /etc/machine-id)"
 echo "${TEST_OS_MARK} suid=$($bb stat -c %a:%u /usr/bin/suid-probe) owned=$($bb stat -c %a:%u:%g /home/user/owned.txt)"
+k=/etc/ssh/ssh_host_ed25519_key
+pair=mismatch; [ -x /usr/bin/ssh-keygen ] && [ "$(/usr/bin/ssh-keygen -y -f $k | $bb cut -d' ' -f1,2)" = "$($bb cut -d' ' -f1,2 $k.pub)" ] && pair=match
+[ -x /usr/bin/ssh-keygen ] && echo "${TEST_OS_MARK} ssh-host-key=$(/usr/bin/ssh-keygen -lf $k.pub | $bb cut -d' ' -f2) ssh-key-pair=$pair ssh-key-comment=$($bb cut -d' ' -f3 $k.pub) ssh-keys=[$($bb ls /etc/ssh | $bb tr '\n' ' ')]"
 echo "${TEST_OS_MARK} done"
 $bb sync
 $bb poweroff -f
 `
+
+/** What a deployment must change of the reference machine it was captured from. */
+export interface ReferenceMachine { machineId: string, sshHostKey: string }
+
+/** The SHA256 fingerprint of an SSH public key file, as ssh-keygen -l prints it. */
+export async function sshFingerprint (pubFile: string): Promise<string> {
+  return (await sh(['ssh-keygen', '-lf', pubFile])).stdout.split(' ')[1] ?? ''
+}
+
+/** A dynamically linked program of the host and the libraries ldd lists, at the same paths under `root`. */
+export async function copyWithLibraries (program: string, root: string): Promise<void> {
+  const { stdout } = await sh(['ldd', program])
+  const libs = [...stdout.matchAll(/(?:=> )?(\/\S+) \(0x/g)].map(m => m[1] as string)
+  for (const f of [program, ...libs]) {
+    await mkdir(join(root, f, '..'), { recursive: true })
+    await copyFile(f, join(root, f))
+    await chmod(join(root, f), 0o755)
+  }
+}
 
 /** The kernel release of the PE's initramfs (its only /lib/modules entry) and the PE unpacked in `into`. */
 async function unpackPe (peDir: string, into: string): Promise<string> {
@@ -67,8 +89,13 @@ async function unpackPe (peDir: string, into: string): Promise<string> {
   return rels[0] as string
 }
 
-/** The root file system tree of the test system in `dir`; the PE (vmlinuz, initrd.img) provides kernel and modules. */
-export async function makeLinuxTree (dir: string, peDir: string): Promise<{ kernelRelease: string }> {
+/**
+ * The root file system tree of the test system in `dir`, for the PE's architecture: the PE (vmlinuz, initrd.img)
+ * provides kernel, modules and busybox (busybox-static: runs in the initramfs and in the deployed root alike).
+ * The SSH host keys and the ssh-keygen that makeBootable runs in the image to replace them are the host's, so
+ * only an amd64 system has them.
+ */
+export async function makeLinuxTree (dir: string, peDir: string, arch: PeArch = 'amd64'): Promise<{ kernelRelease: string, reference: ReferenceMachine }> {
   const scratch = await mkdtemp(join(tmpdir(), 'nbe-linux-'))
   try {
     const pe = join(scratch, 'pe')
@@ -77,7 +104,8 @@ export async function makeLinuxTree (dir: string, peDir: string): Promise<{ kern
     const ird = join(scratch, 'initramfs')
     await mkdir(join(ird, 'bin'), { recursive: true })
     await mkdir(join(ird, 'etc'), { recursive: true })
-    await copyFile(BUSYBOX, join(ird, 'bin/busybox'))
+    const busybox = join(pe, 'bin/busybox')
+    await copyFile(busybox, join(ird, 'bin/busybox'))
     await chmod(join(ird, 'bin/busybox'), 0o755)
     const order: string[] = []
     for (const m of ['virtio_pci', 'virtio_blk', 'virtio_scsi', 'sd_mod', 'ahci', 'ext4']) {
@@ -97,28 +125,40 @@ export async function makeLinuxTree (dir: string, peDir: string): Promise<{ kern
     await writeFile(join(ird, 'init'), INITRAMFS_INIT, { mode: 0o755 })
 
     // the root file system
-    for (const d of ['boot/efi', 'bin', 'sbin', 'etc/default', 'usr/bin', 'home/user', 'proc', 'sys', 'dev', 'mnt', 'tmp']) {
+    for (const d of ['boot/efi', 'bin', 'sbin', 'etc/default', 'etc/ssh', 'usr/bin', 'home/user', 'proc', 'sys', 'dev', 'mnt', 'tmp']) {
       await mkdir(join(dir, d), { recursive: true })
     }
     await chmod(join(dir, 'tmp'), 0o1777)
-    await copyFile(join(peDir, 'vmlinuz'), join(dir, `boot/vmlinuz-${krel}`))
+    // arm64: gzip-compressed, as Ubuntu ships its arm64 kernels (Debian's are plain Images): GRUB must unpack it
+    if (arch === 'arm64') await sh(['sh', '-c', `gzip -9 -n < "${join(peDir, 'vmlinuz')}" > "${join(dir, `boot/vmlinuz-${krel}`)}"`])
+    else await copyFile(join(peDir, 'vmlinuz'), join(dir, `boot/vmlinuz-${krel}`))
     await sh(['sh', '-c', `cd "${ird}" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -1 > "${join(dir, `boot/initrd.img-${krel}`)}"`])
-    await copyFile(BUSYBOX, join(dir, 'bin/busybox'))
+    await copyFile(busybox, join(dir, 'bin/busybox'))
     await chmod(join(dir, 'bin/busybox'), 0o755)
     await symlink('busybox', join(dir, 'bin/sh'))
     await writeFile(join(dir, 'sbin/init'), OS_INIT, { mode: 0o755 })
     await writeFile(join(dir, 'etc/os-release'), 'PRETTY_NAME="Netboot Test OS 1.0"\nNAME="Netboot Test OS"\nID=netboot-test\n')
     await writeFile(join(dir, 'etc/hostname'), 'reference\n')
-    await writeFile(join(dir, 'etc/machine-id'), '0123456789abcdef0123456789abcdef\n')   // the reference machine's
+    await writeFile(join(dir, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n')   // ssh-keygen looks uid 0 up
+    await writeFile(join(dir, 'etc/group'), 'root:x:0:\nuser:x:1000:\n')
+    const machineId = '0123456789abcdef0123456789abcdef'   // the reference machine's
+    await writeFile(join(dir, 'etc/machine-id'), `${machineId}\n`)
+    if (arch === 'amd64') {
+      await copyWithLibraries('/usr/bin/ssh-keygen', dir)
+      for (const type of ['ed25519', 'ecdsa']) {
+        await sh(['ssh-keygen', '-q', '-N', '', '-t', type, '-C', 'root@reference', '-f', join(dir, `etc/ssh/ssh_host_${type}_key`)])
+      }
+    }
     await writeFile(join(dir, 'etc/hosts'), '127.0.0.1\tlocalhost\n127.0.1.1\treference\n')
     await writeFile(join(dir, 'etc/fstab'), REFERENCE_FSTAB)
-    await writeFile(join(dir, 'etc/default/grub'), 'GRUB_DEFAULT=0\nGRUB_TIMEOUT=5\nGRUB_CMDLINE_LINUX_DEFAULT="quiet"\nGRUB_CMDLINE_LINUX="console=ttyS0,115200n8"\n')
+    await writeFile(join(dir, 'etc/default/grub'), `GRUB_DEFAULT=0\nGRUB_TIMEOUT=5\nGRUB_CMDLINE_LINUX_DEFAULT="quiet"\nGRUB_CMDLINE_LINUX="console=${peSerialConsole(arch)}n8"\n`)
     await writeFile(join(dir, 'usr/bin/suid-probe'), '#!/bin/sh\necho probe\n')
     await chmod(join(dir, 'usr/bin/suid-probe'), 0o4755)
     await writeFile(join(dir, 'home/user/owned.txt'), 'owned by uid 1000\n')
     await chown(join(dir, 'home/user/owned.txt'), 1000, 1000)
     await chmod(join(dir, 'home/user/owned.txt'), 0o640)
-    return { kernelRelease: krel }
+    const sshHostKey = arch === 'amd64' ? await sshFingerprint(join(dir, 'etc/ssh/ssh_host_ed25519_key.pub')) : ''
+    return { kernelRelease: krel, reference: { machineId, sshHostKey } }
   } finally {
     await rm(scratch, { recursive: true, force: true })
   }

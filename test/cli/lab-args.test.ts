@@ -35,13 +35,11 @@ t.test('the usage names the five ways to boot', async t => {
   t.match(command.usage, /^ {2}--http-boot +OVMF with its PXE turned off/m)
 })
 
-t.test('--linux: x86-64 without Secure Boot only, refused before anything is set up', async t => {
-  for (const way of ['--arm64', '--secure-boot']) {
-    const c = io()
-    t.equal(await command.run(['--linux', way], c.io), 2, way)
-    t.same(c.err, [`netboot lab: --linux runs on x86-64 machines without Secure Boot (not with ${way})`])
-    t.same(c.out, [], 'nothing was prepared')
-  }
+t.test('--linux: not with Secure Boot, refused before anything is set up', async t => {
+  const c = io()
+  t.equal(await command.run(['--linux', '--secure-boot'], c.io), 2)
+  t.same(c.err, ['netboot lab: --linux runs on machines without Secure Boot (not with --secure-boot): makeBootable installs an unsigned GRUB'])
+  t.same(c.out, [], 'nothing was prepared')
   t.match(command.usage, /\[--linux\]/)
   t.match(command.usage, /^ {2}--linux +deploy a small Linux system instead/m)
 })

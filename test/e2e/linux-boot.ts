@@ -9,6 +9,7 @@ import { hashTree, partitionTable, sh, waitForLine, type Firmware } from '../../
 import { blkid } from '../../src/lab/disk.js'
 import { decideCount, startLabRun, waitForDeploymentEnd, type LabRun } from '../../src/lab/deploy.js'
 import { TEST_OS_MARK } from '../../src/lab/linux-image.js'
+import { isArm64, serialConsole } from '../../src/lab/qemu.js'
 
 /** `capture`: the deployed volume is also captured (ext4 → mounted read-only in the PE, --unix-data) before makeBootable. */
 export async function deployLinuxAndBootIt (t: Test, firmware: Firmware, opts: { capture?: boolean } = {}): Promise<void> {
@@ -39,11 +40,13 @@ export async function deployLinuxAndBootIt (t: Test, firmware: Firmware, opts: {
   await run.vm?.exited   // its init powers the VM off
   const after = (await readFile(run.serialLog, 'latin1')).slice(firstBoot)
   t.ok(await decideCount(run) >= 2, 'the VM PXE-booted again and the appliance answered it')
-  const again = await run.appliance.fetchText(`/boot/decide?mac=${encodeURIComponent(run.mac)}&platform=${firmware === 'bios' ? 'pcbios' : 'efi'}&buildarch=${firmware === 'bios' ? 'i386' : 'x86_64'}`)
+  const arm64 = isArm64(firmware)
+  const buildarch = firmware === 'bios' ? 'i386' : arm64 ? 'arm64' : 'x86_64'
+  const again = await run.appliance.fetchText(`/boot/decide?mac=${encodeURIComponent(run.mac)}&platform=${firmware === 'bios' ? 'pcbios' : 'efi'}&buildarch=${buildarch}`)
   t.match(again.body, /Boot from the local disk/, 'and told it to boot locally')
   if (firmware !== 'bios') {
     // iPXE's exit would leave OVMF in its boot menu: it chains localboot.efi, which finds the ESP's loader.
-    t.match(after, /netboot: local boot: chainloading \(hd\d+,gpt1\)\/EFI\/BOOT\/BOOTX64\.EFI/, 'iPXE chained localboot.efi, which chainloaded the removable-media path makeBootable wrote')
+    t.match(after, new RegExp(`netboot: local boot: chainloading \\(hd\\d+,gpt1\\)/EFI/BOOT/BOOT${arm64 ? 'AA64' : 'X64'}\\.EFI`), 'iPXE chained localboot.efi, which chainloaded the removable-media path makeBootable wrote')
   }
   const fact = (name: string): string => new RegExp(`${TEST_OS_MARK} [^\\n]*?${name}=(\\[[^\\]]*\\]|\\S+)`).exec(after)?.[1]?.replace(/^\[|\]$/g, '') ?? ''
 
@@ -52,7 +55,7 @@ export async function deployLinuxAndBootIt (t: Test, firmware: Firmware, opts: {
   const uuid = /^UUID=(\S+)$/m.exec(await blkid(run.disk, root))?.[1] ?? ''
   t.match(await blkid(run.disk, root), /TYPE=ext4/, 'the root partition is ext4')
   t.equal(fact('firmware'), firmware === 'bios' ? 'bios' : 'uefi', `the deployed system runs under ${firmware === 'bios' ? 'BIOS' : 'UEFI'}`)
-  t.match(fact('cmdline'), new RegExp(`root=UUID=${uuid} ro console=ttyS0,115200n8 quiet netboot\\.deployed=1`),
+  t.match(fact('cmdline'), new RegExp(`root=UUID=${uuid} ro console=${serialConsole(firmware)}n8 quiet netboot\\.deployed=1`),
     'GRUB booted it with root=UUID of the new volume, the image\'s /etc/default/grub arguments and the step\'s kernelArgs')
   t.equal(fact('fstab-root'), `UUID=${uuid}`, '/etc/fstab mounts / by the new volume\'s UUID')
   if (firmware === 'bios') {
@@ -64,6 +67,18 @@ export async function deployLinuxAndBootIt (t: Test, firmware: Firmware, opts: {
     t.equal(fact('fstab-commented'), '1', 'the reference machine\'s swap partition is commented out (the noauto CD-ROM and tmpfs lines stay)')
   }
   t.equal(fact('machine-id-bytes'), '0', 'the reference machine\'s /etc/machine-id was emptied (systemd makes a new one at first boot)')
+  if (arm64) {   // the arm64 system has no SSH host keys: its ssh-keygen would be the host's, an amd64 program
+    t.equal(fact('ssh-host-key'), '', 'no SSH host keys in the arm64 system')
+    t.notMatch(serial, /netboot: (new SSH host keys|warning: [^\n]*SSH)/, 'and the PE neither made nor warned about any')
+  } else {
+    t.match(serial, /netboot: new SSH host keys: ecdsa ed25519\r?\n/, 'the PE made new SSH host keys of the image\'s two types')
+    t.not(fact('ssh-host-key'), '', 'the deployed system has an SSH host key')
+    t.not(fact('ssh-host-key'), run.reference?.sshHostKey, 'and it is not the reference machine\'s')
+    t.equal(fact('ssh-key-pair'), 'match', 'its private and public halves belong together')
+    t.equal(fact('ssh-key-comment'), 'root@LNX-lab', 'named after the deployed machine')
+    t.equal(fact('ssh-keys').trim(), 'ssh_host_ecdsa_key ssh_host_ecdsa_key.pub ssh_host_ed25519_key ssh_host_ed25519_key.pub',
+      'nothing else is left in /etc/ssh (no half-made key)')
+  }
   t.equal(fact('hostname'), 'LNX-lab', 'setComputerName wrote /etc/hostname')
   t.match(fact('hosts'), /^127\.0\.1\.1 LNX-lab$/, 'and the 127.0.1.1 line of /etc/hosts')
   t.equal(fact('suid'), '4755:0', 'a setuid file kept its mode (UNIX data applied)')
