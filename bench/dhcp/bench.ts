@@ -1,12 +1,14 @@
 // proxyDHCP throughput and latency: perfdhcp (kea-admin) against the appliance and against dnsmasq in proxy
 // mode, same PXE options, same run, inside network namespaces (nothing leaves them).
-//   npx tsx bench/dhcp/bench.ts [--rate 5000] [--seconds 10] [--store level|memory] [--clients N] [--busy-poll 300] [--nice N]
+//   npx tsx bench/dhcp/bench.ts [--rate 5000] [--seconds 10] [--store level|memory] [--clients N] [--busy-poll 300] [--nice N] [--thread-nice N] [--thread-fifo N]
 // The appliance runs twice: with dhcp.busyPollMicroseconds = --busy-poll (default: the config default, 300) and
 // with 0 ("no poll"), each with the CPU time its process used, then dnsmasq.
 // perfdhcp acts as a relay (giaddr = its address, replies unicast to giaddr:67); -i = DISCOVER/OFFER only,
 // since a proxy gives no address. Latency p50/p99 come from a tcpdump capture in the client namespace.
 // --nice N: the appliance runs under `nice -n N` (as a systemd unit's Nice= would run it); dnsmasq never does.
 // --thread-nice N: after start, the serving thread alone is reniced to N (the rest of the process keeps --nice).
+// --thread-fifo N: after start, the serving thread alone runs SCHED_FIFO at priority N (chrt), so a DISCOVER's
+// wake-up preempts whatever else runs on its CPU (the kernel's RT throttling still leaves others 5 %).
 // --cpus shared|split|both (default both): where the load runs (commands.ts CpuLayout). 'shared': perfdhcp, tcpdump
 // and the server wherever the scheduler puts them; 'split': perfdhcp and tcpdump on the last CPU, the server's
 // serving thread on CPU 0. Each layout runs all three targets, and ratios compare targets of one layout.
@@ -30,6 +32,8 @@ const BUSY_POLL = Number(arg('busy-poll', '300'))
 const NICE = arg('nice', '')
 /** --thread-nice N: after start, the serving thread alone (svc.tid) is reniced to N */
 const THREAD_NICE = arg('thread-nice', '')
+/** --thread-fifo N: after start, the serving thread alone runs SCHED_FIFO at priority N */
+const THREAD_FIFO = arg('thread-fifo', '')
 const CPUS = arg('cpus', 'both')
 /** --in-thread: the DHCP service on the main thread (src/dhcp/service.ts), not on its own (the appliance's way) */
 const IN_THREAD = process.argv.includes('--in-thread')
@@ -94,6 +98,10 @@ async function main (): Promise<void> {
         const svc = await lab.startService({ server: { address: SERVER_IP, bind: '0.0.0.0' }, dhcp: { mode: 'proxy', busyPollMicroseconds }, inThread: IN_THREAD, ...db })
         // the thread that serves DHCP only (the DHCP thread; with --in-thread the main thread, whose tid is the pid)
         if (THREAD_NICE !== '') spawnSync('renice', ['-n', THREAD_NICE, '-p', String(svc.tid ?? svc.proc.pid)], { stdio: 'ignore' })
+        if (THREAD_FIFO !== '') {
+          const r = spawnSync('chrt', ['-f', '-p', THREAD_FIFO, String(svc.tid ?? svc.proc.pid)], { encoding: 'utf8' })
+          if (r.status !== 0) throw new Error(`chrt -f -p ${THREAD_FIFO}: ${r.stderr}`)
+        }
         if (pin !== undefined) spawnSync('taskset', ['-p', '-c', String(pin), String(svc.tid ?? svc.proc.pid)], { stdio: 'ignore' })
         results.push(await measure(lab, name, layout, captures))
         const svcOut = await svc.stop()

@@ -47,6 +47,7 @@ export async function deployLinuxAndBootIt (t: Test, firmware: Firmware, opts: {
   if (firmware !== 'bios') {
     // iPXE's exit would leave OVMF in its boot menu: it chains localboot.efi, which finds the ESP's loader.
     t.match(after, new RegExp(`netboot: local boot: chainloading \\(hd\\d+,gpt1\\)/EFI/BOOT/BOOT${arm64 ? 'AA64' : 'X64'}\\.EFI`), 'iPXE chained localboot.efi, which chainloaded the removable-media path makeBootable wrote')
+    t.notMatch(after, /error: file `[^'\n]*\.mod' not found/, 'localboot.efi tried to load no file system module it does not carry (its fs.lst names FAT only)')
   }
   const fact = (name: string): string => new RegExp(`${TEST_OS_MARK} [^\\n]*?${name}=(\\[[^\\]]*\\]|\\S+)`).exec(after)?.[1]?.replace(/^\[|\]$/g, '') ?? ''
 
