@@ -173,3 +173,11 @@ export async function waitForLine (serialLog: string, re: RegExp, timeoutMs: num
 export async function serialSize (serialLog: string): Promise<number> {
   return (await readFile(serialLog, 'latin1').catch(() => '')).length
 }
+
+/**
+ * The facts a test system printed on the serial console as `MARK … name=value` or `name=[a value with spaces]`
+ * (linux-image.ts, debian-image.ts): fact('name') is the first such value after the mark, '' when none.
+ */
+export function serialFacts (text: string, mark: string): (name: string) => string {
+  return (name) => new RegExp(`${mark} [^\\n]*?${name}=(\\[[^\\]]*\\]|\\S+)`).exec(text)?.[1]?.replace(/^\[|\]$/g, '') ?? ''
+}

@@ -6,7 +6,7 @@
 // Not in the default suite for its length; the small Linux system of linux-boot.ts checks the same mechanics there.
 import t from 'tap'
 import { readFile } from 'node:fs/promises'
-import { partitionTable, waitForLine, type Firmware } from '../../src/lab/index.js'
+import { partitionTable, serialFacts, waitForLine, type Firmware } from '../../src/lab/index.js'
 import { blkid } from '../../src/lab/disk.js'
 import { startLabRun, waitForDeploymentEnd } from '../../src/lab/deploy.js'
 import { DEBIAN_MARK } from '../../src/lab/debian-image.js'
@@ -32,7 +32,7 @@ for (const firmware of ['bios', 'uefi'] as Firmware[]) {
       'Debian booted from its disk and reported')
     await run.vm?.exited   // the report unit powers the VM off
     const after = (await readFile(run.serialLog, 'latin1')).slice(firstBoot)
-    const fact = (name: string): string => new RegExp(`${DEBIAN_MARK} [^\\n]*?${name}=(\\[[^\\]]*\\]|\\S+)`).exec(after)?.[1]?.replace(/^\[|\]$/g, '') ?? ''
+    const fact = serialFacts(after, DEBIAN_MARK)
 
     const pt = await partitionTable(run.disk)
     const rootIndex = pt.partitions.length

@@ -5,7 +5,7 @@
 import type { Test } from 'tap'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { hashTree, partitionTable, sh, waitForLine, type Firmware } from '../../src/lab/index.js'
+import { hashTree, partitionTable, serialFacts, sh, waitForLine, type Firmware } from '../../src/lab/index.js'
 import { blkid } from '../../src/lab/disk.js'
 import { decideCount, startLabRun, waitForDeploymentEnd, type LabRun } from '../../src/lab/deploy.js'
 import { TEST_OS_MARK } from '../../src/lab/linux-image.js'
@@ -49,7 +49,7 @@ export async function deployLinuxAndBootIt (t: Test, firmware: Firmware, opts: {
     t.match(after, new RegExp(`netboot: local boot: chainloading \\(hd\\d+,gpt1\\)/EFI/BOOT/BOOT${arm64 ? 'AA64' : 'X64'}\\.EFI`), 'iPXE chained localboot.efi, which chainloaded the removable-media path makeBootable wrote')
     t.notMatch(after, /error: file `[^'\n]*\.mod' not found/, 'localboot.efi tried to load no file system module it does not carry (its fs.lst names FAT only)')
   }
-  const fact = (name: string): string => new RegExp(`${TEST_OS_MARK} [^\\n]*?${name}=(\\[[^\\]]*\\]|\\S+)`).exec(after)?.[1]?.replace(/^\[|\]$/g, '') ?? ''
+  const fact = serialFacts(after, TEST_OS_MARK)
 
   const pt = await partitionTable(run.disk)
   const root = pt.partitions[pt.partitions.length - 1]!
