@@ -160,6 +160,40 @@ new_ssh_host_keys () {
   echo "netboot: new SSH host keys:$made${left:+ (removed, the image's ssh-keygen cannot make them:$left)}"
 }
 
+# debconf_set QUESTION VALUE: sets a question the image's debconf database already holds (so its package is
+# installed) in /var/cache/debconf/config.dat, debconf's File driver: one RFC 822-style stanza per question
+# (Name, Template, Value, Owners, Flags). Only that Value line changes (added if the stanza has none); the file
+# keeps its mode and is replaced whole. A question the database lacks is left alone (returns 1).
+debconf_set () {
+  f=/mnt/target/var/cache/debconf/config.dat
+  [ -f "$f" ] && grep -qxF "Name: $1" "$f" || return 1
+  awk -v q="Name: $1" -v v="Value: $2" '
+    /^Name: / { inq = ($0 == q); done = 0 }
+    inq && /^Value:/ { print v; done = 1; next }
+    inq && /^$/ && !done { print v; done = 1 }
+    { print }
+    END { if (inq && !done) print v }
+  ' "$f" > "$f.netboot" && chmod "$(stat -c %a "$f")" "$f.netboot" && mv "$f.netboot" "$f"
+}
+
+# An image with Debian's or Ubuntu's own GRUB packages runs its own grub-install at its next GRUB upgrade. On UEFI
+# that would add a boot entry ahead of the network (the appliance would stop deciding what the machine boots) and
+# leave the removable-media path this step installed at (where the firmware falls back to) with an older GRUB core
+# than the modules in /boot/grub: grub2/update_nvram false, grub2/force_efi_extra_removable true (grub-efi-*'s
+# postinst passes --no-nvram and --force-extra-removable). On BIOS, grub-pc/install_devices names this disk rather
+# than the reference machine's, which does not exist here.
+grub_package_settings () {  # grub_package_settings PLATFORM DISK
+  set=""
+  if [ "$1" = i386-pc ]; then
+    debconf_set grub-pc/install_devices "$2" && set="grub-pc/install_devices $2"
+  else
+    debconf_set grub2/update_nvram false && set="grub2/update_nvram false"
+    debconf_set grub2/force_efi_extra_removable true && set="$set${set:+, }grub2/force_efi_extra_removable true"
+  fi
+  [ -n "$set" ] && echo "netboot: the image's GRUB packages, for their next upgrade (debconf): $set"
+  return 0
+}
+
 secure_boot_on () { [ "$(secure_boot_var)" = 1 ]; }   # secure_boot_var: runner.sh
 
 step_make_bootable () {
@@ -189,6 +223,7 @@ step_make_bootable () {
   rewrite_fstab "$uuid" "$espuuid"
   reset_machine_id
   new_ssh_host_keys
+  grub_package_settings "$platform" "$(state disk)"
   write_grub_cfg "$platform" "$uuid" "$partuuid" "$args"
   if [ "$platform" = i386-pc ]; then
     grub-install --target=i386-pc --boot-directory=/mnt/target/boot "$(state disk)" > "$RUN/grub-install.log" 2>&1 \

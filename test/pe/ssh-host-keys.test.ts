@@ -1,6 +1,6 @@
-// makeBootable's new SSH host keys (boot/pe/steps-boot.sh, new_ssh_host_keys), run on the host in a mount
-// namespace of its own (unshare -m: a tmpfs over /mnt holds /mnt/target, bound to a small image tree) with the
-// host's real OpenSSH ssh-keygen copied into the image, as the PE runs the image's own. The e2e tests
+// makeBootable's new SSH host keys (boot/pe/steps-boot.sh, new_ssh_host_keys), run on the host against a small
+// image tree (steps-boot-harness.ts) with the host's real OpenSSH ssh-keygen copied into it, as the PE runs the
+// image's own. The e2e tests
 // (linux-boot.ts) check the same on a deployed disk; here the failure paths: no key is ever left half made,
 // and an image whose ssh-keygen cannot run keeps its keys, with a warning.
 import t from 'tap'
@@ -10,8 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { copyWithLibraries, sshFingerprint } from '../../src/lab/linux-image.js'
 import { sh } from '../../src/lab/netns.js'
-
-const STEPS_BOOT = join(import.meta.dirname, '../../boot/pe/steps-boot.sh')
+import { inTarget } from './steps-boot-harness.js'
 
 interface ImageOpts { keygen?: boolean, passwd?: boolean, keys?: string[] }
 
@@ -29,14 +28,7 @@ async function image (t: Test, o: ImageOpts = {}): Promise<string> {
 }
 
 /** Runs new_ssh_host_keys against `dir` as /mnt/target; its output. */
-async function newKeys (dir: string): Promise<string> {
-  // no set -e: the PE's runner does not use it (runner.sh), and the function must work without it
-  const script = `mount -t tmpfs tmpfs /mnt && mkdir -p /mnt/target /mnt/run && mount -o bind "$1" /mnt/target || exit 97
-RUN=/mnt/run
-. "$2"
-new_ssh_host_keys`
-  return (await sh(['unshare', '-m', '--propagation', 'private', 'sh', '-c', script, 'sh', dir, STEPS_BOOT])).stdout
-}
+const newKeys = async (dir: string): Promise<string> => await inTarget(dir, 'new_ssh_host_keys')
 
 const snapshot = async (dir: string): Promise<Map<string, string>> => {
   const m = new Map<string, string>()
