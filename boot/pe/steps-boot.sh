@@ -176,12 +176,13 @@ debconf_set () {
   ' "$f" > "$f.netboot" && chmod "$(stat -c %a "$f")" "$f.netboot" && mv "$f.netboot" "$f"
 }
 
-# An image with Debian's or Ubuntu's own GRUB packages runs its own grub-install at its next GRUB upgrade. On UEFI
-# that would add a boot entry ahead of the network (the appliance would stop deciding what the machine boots) and
-# leave the removable-media path this step installed at (where the firmware falls back to) with an older GRUB core
-# than the modules in /boot/grub: grub2/update_nvram false, grub2/force_efi_extra_removable true (grub-efi-*'s
-# postinst passes --no-nvram and --force-extra-removable). On BIOS, grub-pc/install_devices names this disk rather
-# than the reference machine's, which does not exist here.
+# An image with Debian's or Ubuntu's own GRUB packages runs its own grub-install at its next GRUB upgrade (the
+# package's postinst). On BIOS it installs to grub-pc/install_devices: this disk, not the reference machine's, which
+# does not exist here. On UEFI the postinst installs only where \EFI\<distributor> exists on the ESP (this step does
+# not make it; an admin's grub-install may): then without a boot entry ahead of the network (the appliance would stop
+# deciding what the machine boots) and with the removable-media path this step installed at refreshed, not left with
+# an older GRUB core than the modules in /boot/grub: grub2/update_nvram false, grub2/force_efi_extra_removable true
+# (grub-efi-*'s postinst passes --no-nvram and --force-extra-removable).
 grub_package_settings () {  # grub_package_settings PLATFORM DISK
   set=""
   if [ "$1" = i386-pc ]; then
