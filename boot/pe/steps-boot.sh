@@ -184,14 +184,14 @@ debconf_set () {
 # an older GRUB core than the modules in /boot/grub: grub2/update_nvram false, grub2/force_efi_extra_removable true
 # (grub-efi-*'s postinst passes --no-nvram and --force-extra-removable).
 grub_package_settings () {  # grub_package_settings PLATFORM DISK
-  set=""
+  answers=""
   if [ "$1" = i386-pc ]; then
-    debconf_set grub-pc/install_devices "$2" && set="grub-pc/install_devices $2"
+    debconf_set grub-pc/install_devices "$2" && answers="grub-pc/install_devices $2"
   else
-    debconf_set grub2/update_nvram false && set="grub2/update_nvram false"
-    debconf_set grub2/force_efi_extra_removable true && set="$set${set:+, }grub2/force_efi_extra_removable true"
+    debconf_set grub2/update_nvram false && answers="grub2/update_nvram false"
+    debconf_set grub2/force_efi_extra_removable true && answers="$answers${answers:+, }grub2/force_efi_extra_removable true"
   fi
-  [ -n "$set" ] && echo "netboot: the image's GRUB packages, for their next upgrade (debconf): $set"
+  [ -n "$answers" ] && echo "netboot: the image's GRUB packages, for their next upgrade (debconf): $answers"
   return 0
 }
 
