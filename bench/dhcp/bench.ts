@@ -15,6 +15,8 @@
 // The appliance's DHCP service runs on its own thread, as `netboot serve` runs it (src/dhcp/thread/); --in-thread runs
 // it on the main thread instead (src/dhcp/service.ts). Captures are written to tmpfs (commands.ts captureDir).
 // KEEP_PCAP=<dir>: keep each target's capture there.
+// Each target's row also gives its CPU per DISCOVER: the whole server process's CPU time (every thread, user + system)
+// over its storm, divided by the DISCOVERs sent; with busy polling that includes the spinning.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { copyFileSync, readFileSync } from 'node:fs'
@@ -44,7 +46,9 @@ interface Result {
   layout: CpuLayout, captureLost: number,
   perSecond: string, perSecond99: string, name: string, sent: number, received: number, drops: number, offersPerSec: number, p50: number, p99: number,
   /** p99 of the DISCOVERs sent after the first second of the run */
-  p99Later: number, bursts: number, stalls: number, perfdhcpAvgMs: string
+  p99Later: number, bursts: number, stalls: number, perfdhcpAvgMs: string,
+  /** CPU time of the target's whole process (all threads, user + system) from just before the storm to just after it */
+  stormCpuMs: number
 }
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms))
@@ -58,15 +62,27 @@ async function stopProc (p: ChildProcess, sig: NodeJS.Signals = 'SIGTERM'): Prom
   await new Promise<void>(resolve => { p.on('exit', () => resolve()); process.kill(p.pid as number, sig) })
 }
 
-async function measure (lab: Lab, name: string, layout: CpuLayout, dir: string): Promise<Result> {
+/** utime + stime of every thread of `pid` so far, in ms (proc(5): USER_HZ 100) */
+function processCpuMs (pid: number | undefined): number {
+  if (pid === undefined) return NaN
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'latin1')
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ')
+    return (Number(f[11]) + Number(f[12])) * 10
+  } catch { return NaN }
+}
+
+async function measure (lab: Lab, name: string, layout: CpuLayout, dir: string, serverPid: number | undefined): Promise<Result> {
   const pcap = join(dir, `${name}-${layout}.pcap`)
   const load = loadCpuPrefix(layout, cpus().length)
   const dump = startIn(lab.clientNs, [...load, ...tcpdumpArgs(lab.clientIf, pcap)])
   // This process (and npx, tsx) idle while the load runs, on its CPU in split (commands.ts benchOutOfTheWay)
   benchOutOfTheWay(true, layout === 'split' ? String(cpus().length - 1) : undefined)
   await sleep(1000)
+  const cpuBefore = processCpuMs(serverPid)
   const r = spawnSync(loadPolicyPrefix[0], [...loadPolicyPrefix.slice(1), 'ip', 'netns', 'exec', lab.clientNs, ...load, ...perfdhcpArgs(RATE, SECONDS, CLIENTS)], { encoding: 'utf8' })
   await sleep(500)
+  const stormCpuMs = processCpuMs(serverPid) - cpuBefore
   benchOutOfTheWay(false, layout === 'split' ? `0-${cpus().length - 1}` : undefined)
   await stopProc(dump, 'SIGINT')
   const out = r.stdout + r.stderr
@@ -79,7 +95,7 @@ async function measure (lab: Lab, name: string, layout: CpuLayout, dir: string):
     offersPerSec: Math.round(received / SECONDS),
     p50: percentile(timing.latenciesMs, 50), p99: percentile(timing.latenciesMs, 99),
     p99Later: percentile(timing.series.filter(([at]) => at >= 1).map(([, ms]) => ms), 99), ...sendEvenness(timing.series),
-    perfdhcpAvgMs: /avg delay: ([\d.]+ ms)/.exec(out)?.[1] ?? '?'
+    perfdhcpAvgMs: /avg delay: ([\d.]+ ms)/.exec(out)?.[1] ?? '?', stormCpuMs
   }
 }
 
@@ -103,7 +119,7 @@ async function main (): Promise<void> {
           if (r.status !== 0) throw new Error(`chrt -f -p ${THREAD_FIFO}: ${r.stderr}`)
         }
         if (pin !== undefined) spawnSync('taskset', ['-p', '-c', String(pin), String(svc.tid ?? svc.proc.pid)], { stdio: 'ignore' })
-        results.push(await measure(lab, name, layout, captures))
+        results.push(await measure(lab, name, layout, captures, svc.proc.pid))
         const svcOut = await svc.stop()
         const cpuMs = Number(/CPU (\d+)/.exec(svcOut)?.[1] ?? NaN)
         // The event-loop delay is the main thread's: only in-thread is that the loop serving DHCP.
@@ -113,7 +129,7 @@ async function main (): Promise<void> {
       const dm = startIn(lab.serverNs, [...(pin !== undefined ? ['taskset', '-c', String(pin)] : []), 'dnsmasq', '-k', '--conf-file=/dev/null', '--port=0', '--log-facility=/dev/null', '--quiet-dhcp',
         `--dhcp-range=${SERVER_IP},proxy,255.255.255.0`, '--pxe-service=X86-64_EFI,Netboot,ipxe.efi', '--pxe-service=x86PC,Netboot,undionly'])
       await sleep(1000)
-      results.push(await measure(lab, 'dnsmasq', layout, captures))
+      results.push(await measure(lab, 'dnsmasq', layout, captures, dm.pid))
       await stopProc(dm)
     }
   } finally {
@@ -123,10 +139,13 @@ async function main (): Promise<void> {
   }
   console.log(`perfdhcp DISCOVER→OFFER, ${RATE}/s for ${SECONDS} s, relay mode, PXE options (arch 7); appliance store: ${STORE}, ${CLIENTS} distinct clients${NICE !== '' ? `; appliance under nice -n ${NICE}` : ''}`)
   console.log(`host: ${cpus().length} CPUs, load average ${loadavg().map(x => x.toFixed(1)).join(' ')} (other work shares the machine)${haltPolling()}`)
-  console.log('CPUs    target       sent   recv  drops  offers/s  p50 ms  p99 ms  p99 after 1st s  perfdhcp bursts/stalls  perfdhcp avg')
+  console.log('CPUs    target       sent   recv  drops  offers/s  p50 ms  p99 ms  p99 after 1st s  perfdhcp bursts/stalls  perfdhcp avg  CPU µs/DISCOVER')
   for (const r of results) {
-    console.log(`${r.layout.padEnd(7)} ${r.name.padEnd(10)} ${String(r.sent).padStart(6)} ${String(r.received).padStart(6)} ${String(r.drops).padStart(6)} ${String(r.offersPerSec).padStart(9)} ${r.p50.toFixed(3).padStart(7)} ${r.p99.toFixed(3).padStart(7)} ${r.p99Later.toFixed(3).padStart(16)} ${`${r.bursts}/${r.stalls}`.padStart(23)}  ${r.perfdhcpAvgMs}`)
+    const cpuPer = (r.stormCpuMs * 1000 / r.sent).toFixed(0)
+    console.log(`${r.layout.padEnd(7)} ${r.name.padEnd(10)} ${String(r.sent).padStart(6)} ${String(r.received).padStart(6)} ${String(r.drops).padStart(6)} ${String(r.offersPerSec).padStart(9)} ${r.p50.toFixed(3).padStart(7)} ${r.p99.toFixed(3).padStart(7)} ${r.p99Later.toFixed(3).padStart(16)} ${`${r.bursts}/${r.stalls}`.padStart(23)}  ${r.perfdhcpAvgMs.padEnd(11)}  ${cpuPer.padStart(15)}`)
   }
+  console.log('(CPU µs/DISCOVER: CPU time of the whole server process, every thread, user + system, from just before the storm')
+  console.log(' to 0.5 s after it, per DISCOVER sent; with busy polling it includes what the serving thread spins.)')
   console.log('(perfdhcp bursts: DISCOVERs sent < 20 µs after the previous one; stalls: gaps > 1 ms. Same load generator for every target:')
   console.log(' more of both means the target left perfdhcp less CPU, and part of its tail is queueing behind the bursts.)')
   for (const r of results.filter(x => x.captureLost !== 0)) console.log(`WARNING: the capture of ${r.name} [${r.layout}] lacks ${r.captureLost} of perfdhcp's DISCOVERs: its latencies are incomplete`)
