@@ -175,15 +175,15 @@ EFI_PLATFORM=""
 for p in "${GRUB_PLATFORMS[@]}"; do case "$p" in *-efi) EFI_PLATFORM=$p ;; esac; done
 phase "localboot.efi: standalone GRUB $EFI_PLATFORM with localboot.cfg"
 # fs.lst names the file system modules GRUB loads when it probes a partition none of the loaded ones reads
-# (search does, on every ext4 or NTFS partition): only FAT is installed, where OS loaders live (the ESP), so the
+# (the loader search does, on every ext4 or NTFS partition): only FAT is installed, where OS loaders live (the ESP), so the
 # list says just that. With the platform's full list, each local boot printed ~35 "error: file
 # `/boot/grub/x86_64-efi/xfs.mod' not found" lines. A copy of the platform, since the memdisk's first fs.lst wins.
 LB_SRC="$STAGE/localboot-grub"
 cp -a "$STAGE/usr/lib/grub/$EFI_PLATFORM" "$LB_SRC"
 echo fat > "$LB_SRC/fs.lst"
 grub-mkstandalone -O "$EFI_PLATFORM" -d "$LB_SRC" -o "$OUT/localboot.efi.tmp" \
-  --install-modules="normal test echo sleep search search_fs_file chain part_gpt part_msdos fat" \
-  --modules="part_gpt part_msdos fat" --fonts= --locales= --themes= \
+  --install-modules="normal test echo sleep regexp chain part_gpt part_msdos fat" \
+  --modules="part_gpt part_msdos fat regexp" --fonts= --locales= --themes= \
   "boot/grub/grub.cfg=$HERE/localboot.cfg" || die "grub-mkstandalone ($EFI_PLATFORM) failed"
 rm -rf "$LB_SRC"
 

@@ -19,19 +19,29 @@ export const LOCAL_LOADERS = [
 ]
 
 /**
- * GRUB script lines: chainload the first loader found, else say so and fall back to `exit`. The partition found
- * becomes $root: chainloader takes its device path from $root (with a `(hdX,gptY)/…` argument and $root elsewhere,
- * e.g. a standalone GRUB's memdisk, it fails with "not a valid root device").
+ * GRUB script lines: chainload the first loader found, else say so and fall back to `exit`.
+ *
+ * Found by wildcard, not `search`: with the regexp module loaded, GRUB expands an unquoted `(*)/EFI/…` word to the
+ * devices on which that file exists (grub-core/commands/wildcard.c: every disk and partition, each probed quietly),
+ * and leaves the word as it is when none has it, which `[ -f ]` then rejects, quietly too. `search --file` printed
+ * "error: no such device: /EFI/…" for every loader missing before the one found, ten lines on each local boot of
+ * a Linux machine. Loaders are tried in LOCAL_LOADERS order, each on every device in GRUB's order.
+ * The partition found becomes $root: chainloader takes its device path from $root (with a `(hdX,gptY)/…` argument
+ * and $root elsewhere, e.g. a standalone GRUB's memdisk, it fails with "not a valid root device").
+ * Debian's signed GRUB has regexp built in; localboot.efi loads it (boot/pe/build.sh).
  */
 export function localBootLines (): string[] {
   return [
     'if [ "$grub_cpu" = arm64 ]; then set efi=aa64; set removable=BOOTAA64.EFI; else set efi=x64; set removable=BOOTX64.EFI; fi',
     `for f in ${LOCAL_LOADERS.join(' ')}; do`,
-    '  if search --no-floppy --file --set=root "$f"; then',
-    '    echo "netboot: local boot: chainloading ($root)$f"',
-    '    chainloader "$f"',
-    '    boot',
-    '  fi',
+    '  for p in (*)$f; do',
+    '    if [ -f "$p" ]; then',
+    "      regexp --set=1:root '^\\(([^)]*)\\)' \"$p\"",
+    '      echo "netboot: local boot: chainloading ($root)$f"',
+    '      chainloader "$f"',
+    '      boot',
+    '    fi',
+    '  done',
     'done',
     "echo 'netboot: local boot: no OS loader on the local disks'",
     'exit'

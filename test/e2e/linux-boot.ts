@@ -48,6 +48,8 @@ export async function deployLinuxAndBootIt (t: Test, firmware: Firmware, opts: {
     // iPXE's exit would leave OVMF in its boot menu: it chains localboot.efi, which finds the ESP's loader.
     t.match(after, new RegExp(`netboot: local boot: chainloading \\(hd\\d+,gpt1\\)/EFI/BOOT/BOOT${arm64 ? 'AA64' : 'X64'}\\.EFI`), 'iPXE chained localboot.efi, which chainloaded the removable-media path makeBootable wrote')
     t.notMatch(after, /error: file `[^'\n]*\.mod' not found/, 'localboot.efi tried to load no file system module it does not carry (its fs.lst names FAT only)')
+    const localBoot = after.slice(0, after.indexOf('netboot: local boot: chainloading'))
+    t.notMatch(localBoot, /error: no such device/, 'and printed no error for the loaders it did not find before that one (found by wildcard, not search)')
   }
   const fact = serialFacts(after, TEST_OS_MARK)
 
