@@ -115,6 +115,18 @@ rewrite_fstab () {  # rewrite_fstab ROOT_UUID [ESP_UUID]
   echo "netboot: /etc/fstab: / is UUID=$1${2:+, /boot/efi UUID=$2}; entries of the reference machine commented out: $c"
 }
 
+# The deployed machine's own identity: a new machine ID and new SSH host keys (below), unless the step says
+# keepIdentity: true, for a machine restored from its own capture, which must stay the machine its peers know
+# (known_hosts, DHCP leases by DUID, journal) and for which new keys would look like an impostor.
+machine_identity () {
+  if [ "$(get .keepIdentity)" = true ]; then
+    echo "netboot: keepIdentity: the image's /etc/machine-id and SSH host keys are kept as captured"
+    return 0
+  fi
+  reset_machine_id
+  new_ssh_host_keys
+}
+
 # The reference machine's /etc/machine-id would make every deployed machine the same to systemd (its DHCP client
 # DUID and IAID, journal, dbus): emptied, systemd writes a new one at first boot (machine-id(5), "first boot"
 # semantics). /var/lib/dbus/machine-id, when it is a copy rather than the usual link to it, goes too.
@@ -222,8 +234,7 @@ step_make_bootable () {
   args=$(image_kernel_args); extra=$(get .kernelArgs); args="$args${args:+${extra:+ }}$extra"
   echo "netboot: making $(state disk) boot $(os_name): kernels $(echo $kernels | tr ' ' ','), GRUB $platform, root UUID=$uuid${args:+, kernel arguments: $args}"
   rewrite_fstab "$uuid" "$espuuid"
-  reset_machine_id
-  new_ssh_host_keys
+  machine_identity
   grub_package_settings "$platform" "$(state disk)"
   write_grub_cfg "$platform" "$uuid" "$partuuid" "$args"
   if [ "$platform" = i386-pc ]; then

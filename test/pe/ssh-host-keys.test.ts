@@ -83,3 +83,25 @@ t.test('an image without SSH host keys is left alone, silently', async t => {
   t.equal(await newKeys(dir), '')
   t.same([...(await snapshot(dir)).keys()], [])
 })
+
+// makeBootable calls machine_identity: the machine ID and the keys together, unless the step keeps them.
+t.test('makeBootable\'s machine identity: renewed by default, kept as captured with keepIdentity: true', async t => {
+  for (const step of [{ type: 'makeBootable' }, { type: 'makeBootable', keepIdentity: false }, { type: 'makeBootable', keepIdentity: true }]) {
+    const keep = step.keepIdentity === true
+    const dir = await image(t)
+    await writeFile(join(dir, 'etc/machine-id'), '0123456789abcdef0123456789abcdef\n')
+    const before = await snapshot(dir)
+    const out = await inTarget(dir, 'machine_identity', step)
+    const machineId = await readFile(join(dir, 'etc/machine-id'), 'utf8')
+    if (keep) {
+      t.match(out, /^netboot: keepIdentity: the image's \/etc\/machine-id and SSH host keys are kept as captured$/m, 'keepIdentity: true says so')
+      t.same(await snapshot(dir), before, 'keepIdentity: true: the keys byte for byte')
+      t.equal(machineId, '0123456789abcdef0123456789abcdef\n', 'keepIdentity: true: the machine ID as captured')
+    } else {
+      const label = JSON.stringify(step)
+      t.match(out, /^netboot: new SSH host keys: ecdsa ed25519$/m, `${label}: new keys`)
+      t.not((await snapshot(dir)).get('ssh_host_ed25519_key'), before.get('ssh_host_ed25519_key'), `${label}: another private key`)
+      t.equal(machineId, '', `${label}: the machine ID emptied (systemd makes a new one at first boot)`)
+    }
+  }
+})
