@@ -10,6 +10,8 @@
 #   Debian). Trixie's GRUB 2.12, not bookworm's 2.06: 2.06's image has no http module and reads its TFTP server
 #   from the site DHCP server's ACK only, so beside a proxyDHCP it asks the wrong server (tried in QEMU, proxy mode);
 #   2.12 takes the proxy offer and fetches over HTTP. Shim looks for grubx64.efi next to itself.
+#   Also gcdx64.efi (the same package's gcdx64.efi.signed: GRUB's CD image, signed by Debian), which the capture
+#   media's UEFI boot runs after shim (boot/media/build-capture-iso.sh --secure-boot).
 #
 # The .debs are downloaded by apt itself (InRelease signature checked against debian-archive-keyring) in a private
 # apt state under the cache dir: the host's sources, lists and dpkg database are not touched, nothing is installed,
@@ -25,7 +27,7 @@ while [ $# -gt 0 ]; do
     --cache) CACHE="$2"; shift ;;
     --ipxe-arm64) ARM64="$2"; shift ;;
     --secureboot-dir) SBDIR="$2"; shift ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "fetch-trixie-loaders: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -39,6 +41,7 @@ WANTED=(
   "shim-signed usr/lib/shim/shimx64.efi.signed $SBDIR/shimx64.efi 6486 yes"
   "shim-helpers-amd64-signed usr/lib/shim/mmx64.efi.signed $SBDIR/mmx64.efi 6486 yes"
   "grub-efi-amd64-signed usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed $SBDIR/grubx64.efi 6486 yes"
+  "grub-efi-amd64-signed usr/lib/grub/x86_64-efi-signed/gcdx64.efi.signed $SBDIR/gcdx64.efi 6486 yes"
 )
 todo=()
 for w in "${WANTED[@]}"; do
@@ -62,10 +65,14 @@ trap 'rm -rf "$tmp"' EXIT
 machine_of () { local off; off=$(od -An -tu4 -j60 -N4 "$1" | tr -d ' '); od -An -tx1 -j$((off + 4)) -N2 "$1" | tr -d ' '; }
 cert_size_of () { local off; off=$(od -An -tu4 -j60 -N4 "$1" | tr -d ' '); od -An -tu4 -j$((off + 24 + 144 + 4)) -N4 "$1" | tr -d ' '; }
 
+fetched=" "
 for w in "${todo[@]}"; do
   read -r pkg path dest machine signed <<< "$w"
-  rm -f "$CACHE"/debs/"${pkg}"_*.deb
-  (cd "$CACHE/debs" && "${APT[@]}" download "$pkg" >/dev/null)
+  if [ "${fetched#* $pkg }" = "$fetched" ]; then   # each package once per run (two files come from GRUB's)
+    rm -f "$CACHE"/debs/"${pkg}"_*.deb
+    (cd "$CACHE/debs" && "${APT[@]}" download "$pkg" >/dev/null)
+    fetched="$fetched$pkg "
+  fi
   deb=$(ls "$CACHE"/debs/"${pkg}"_*.deb)
   rm -rf "$tmp/root"; mkdir "$tmp/root"
   dpkg-deb -x "$deb" "$tmp/root"

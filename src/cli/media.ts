@@ -5,9 +5,10 @@ import { buildCaptureMedia, type CaptureMediaOptions } from '../images/media.js'
 
 const usage = `usage: netboot media build --capture [--url URL] [--token T] [--out FILE.iso] [--image ID]
                                   [--volume auto|/dev/…] [--compression none|xpress|lzx|lzms] [--serial]
+                                  [--no-secure-boot]
 
-Builds capture media: an ISO (also bootable from a USB stick) for BIOS and UEFI machines with GRUB and the
-Linux PE (paths.pe; build it first with \`netboot pe build\`). Booted on a reference computer, it captures the
+Builds capture media: an ISO (also bootable from a USB stick) for BIOS and UEFI machines, Secure Boot
+included, with GRUB and the Linux PE (paths.pe; build it first with \`netboot pe build\`). Booted on a reference computer, it captures the
 largest NTFS volume (or --volume) with wimcapture and uploads it to the appliance, where it appears in
 \`netboot images list\` as --image, or capture-YYYYMMDD-HHMMSS.
 
@@ -15,6 +16,8 @@ largest NTFS volume (or --volume) with wimcapture and uploads it to the applianc
   --token T       capture token (default: http.captureToken; the appliance accepts only its own)
   --out FILE      the ISO to write (default: netboot-capture.iso)
   --serial        PE console on the serial port (headless servers, the QEMU lab)
+  --no-secure-boot  UEFI boots Debian's unsigned GRUB; by default it boots shim and Debian's signed GRUB from
+                  bootLoaders.secureBootDir (scripts/fetch-trixie-loaders.sh), which Secure Boot accepts
   --config FILE   the appliance config (default: ${EMBEDDED_CONFIG_PATH})`
 
 const COMPRESSIONS = ['none', 'xpress', 'lzx', 'lzms']
@@ -38,6 +41,7 @@ export const command: CliCommand = {
       }
       if (a === '--capture') capture = true
       else if (a === '--serial') o.serial = true
+      else if (a === '--no-secure-boot') o.secureBoot = false
       else if (a === '--url') o.url = v()
       else if (a === '--token') o.token = v()
       else if (a === '--out') o.out = v()
@@ -56,8 +60,8 @@ export const command: CliCommand = {
       for (const e of r.errors) io.err(`${e.file}:${e.line}:${e.column}: ${e.message}`)
       return 1
     }
-    const { iso, size } = await buildCaptureMedia(r.config, o)
-    io.out(`capture media: ${iso} (${(size / 1048576).toFixed(1)} MiB) — boot it on the reference computer (BIOS or UEFI, CD or USB stick)`)
+    const { iso, size, secureBoot } = await buildCaptureMedia(r.config, o)
+    io.out(`capture media: ${iso} (${(size / 1048576).toFixed(1)} MiB) — boot it on the reference computer (BIOS or UEFI${secureBoot ? ', Secure Boot on or off' : ', Secure Boot off'}, CD or USB stick)`)
     return 0
   }
 }

@@ -83,7 +83,7 @@ export const BootLoadersSchema = Type.Object({
   httpX64: Str('HTTP path served to x64 UEFI HTTP Boot (option 93 = 16)', { default: 'ipxe.efi' }),
   httpArm64: Str('HTTP path served to arm64 UEFI HTTP Boot (option 93 = 19)', { default: 'ipxe-arm64.efi' }),
   secureBoot: Type.Boolean({ default: false, description: 'x86-64 UEFI machines (option 93 = 7, 9 and 16) get the Secure Boot chain instead of iPXE: shim (signed by Microsoft) → GRUB (signed by Debian) → the PE\'s signed kernel, so machines with Secure Boot on can boot; WinPE and the PXE password prompt need iPXE' }),
-  secureBootDir: Str('directory holding shimx64.efi, grubx64.efi and mmx64.efi (scripts/fetch-trixie-loaders.sh puts Debian trixie\'s signed builds there)', { default: DEFAULT_SECURE_BOOT_DIR })
+  secureBootDir: Str('directory holding shimx64.efi, grubx64.efi and mmx64.efi, and gcdx64.efi for the capture media\'s UEFI boot (scripts/fetch-trixie-loaders.sh puts Debian trixie\'s signed builds there)', { default: DEFAULT_SECURE_BOOT_DIR })
 }, { additionalProperties: false, default: {} })
 
 export const PathsSchema = Type.Object({

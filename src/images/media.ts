@@ -1,5 +1,7 @@
 // Capture media: `netboot media build --capture` → a hybrid BIOS/UEFI ISO (boot/media/build-capture-iso.sh,
-// GRUB and xorriso from Debian) that boots the Linux PE from paths.pe with netboot.mode=capture.
+// GRUB and xorriso from Debian) that boots the Linux PE from paths.pe with netboot.mode=capture. Its UEFI boot is
+// the Secure Boot chain (shim → Debian's signed GRUB CD image → the PE's signed kernel) when bootLoaders.secureBootDir
+// holds those loaders (scripts/fetch-trixie-loaders.sh), else Debian's unsigned GRUB, and the build says which.
 import { spawn } from 'node:child_process'
 import { stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
@@ -20,6 +22,8 @@ export interface CaptureMediaOptions {
   compression?: 'none' | 'xpress' | 'lzx' | 'lzms'
   /** serial console last (the PE's /dev/console), for headless machines and the QEMU lab */
   serial?: boolean
+  /** false: UEFI boots the unsigned GRUB even when the signed loaders are there (default: signed when there) */
+  secureBoot?: boolean
   onLine?: (line: string) => void
 }
 
@@ -61,9 +65,35 @@ export function captureMediaArgs (cfg: Pick<AppConfig, 'httpBaseUrl' | 'http' | 
   return args
 }
 
-/** Builds the ISO; resolves with its path and size. The PE must have been built (`netboot pe build`). */
-export async function buildCaptureMedia (cfg: Pick<AppConfig, 'httpBaseUrl' | 'http' | 'paths'>, o: CaptureMediaOptions): Promise<{ iso: string, size: number }> {
+/** What the ISO's UEFI boot runs with Secure Boot: shim, its MokManager, Debian's signed GRUB CD image. */
+export const CAPTURE_MEDIA_SECURE_BOOT_FILES = ['shimx64.efi', 'mmx64.efi', 'gcdx64.efi'] as const
+
+type MediaConfig = Pick<AppConfig, 'httpBaseUrl' | 'http' | 'paths'> & { bootLoaders?: Pick<AppConfig['bootLoaders'], 'secureBootDir'> }
+
+/** The directory of the signed loaders when every one of them is there, else undefined (with what is missing). */
+async function signedLoaders (dir: string | undefined): Promise<{ dir?: string, missing: string[] }> {
+  if (dir === undefined) return { missing: [...CAPTURE_MEDIA_SECURE_BOOT_FILES] }
+  const missing: string[] = []
+  for (const f of CAPTURE_MEDIA_SECURE_BOOT_FILES) {
+    const st = await stat(join(dir, f)).catch(() => undefined)
+    if (st === undefined || !st.isFile() || st.size === 0) missing.push(f)
+  }
+  return missing.length === 0 ? { dir, missing } : { missing }
+}
+
+/** Builds the ISO; resolves with its path, size and UEFI chain. The PE must have been built (`netboot pe build`). */
+export async function buildCaptureMedia (cfg: MediaConfig, o: CaptureMediaOptions): Promise<{ iso: string, size: number, secureBoot: boolean }> {
   const args = captureMediaArgs(cfg, o)
+  const sbDir = cfg.bootLoaders?.secureBootDir
+  const signed = o.secureBoot === false ? { missing: [] } : await signedLoaders(sbDir)
+  if (signed.dir !== undefined) {
+    args.push('--secure-boot', signed.dir)
+    o.onLine?.(`media: UEFI boot: shim → Debian's signed GRUB → the PE's signed kernel (from ${signed.dir}): boots with Secure Boot on or off`)
+  } else if (o.secureBoot === false) {
+    o.onLine?.('media: UEFI boot: unsigned GRUB (--no-secure-boot): machines with Secure Boot on refuse it')
+  } else {
+    o.onLine?.(`media: warning: UEFI boot: unsigned GRUB, machines with Secure Boot on refuse it: no ${signed.missing.join(', ')} in ${sbDir ?? '(no bootLoaders.secureBootDir)'} (run scripts/fetch-trixie-loaders.sh)`)
+  }
   for (const f of ['vmlinuz', 'initrd.img']) {
     await stat(join(cfg.paths.pe, f)).catch(() => {
       throw new MediaError(`the Linux PE is not built: ${join(cfg.paths.pe, f)} is missing (run: netboot pe build)`)
@@ -79,5 +109,5 @@ export async function buildCaptureMedia (cfg: Pick<AppConfig, 'httpBaseUrl' | 'h
     p.on('close', resolveExit)
   })
   if (code !== 0) throw new MediaError(err.join('').trim().split('\n').pop() ?? `build-capture-iso.sh exited with ${code}`)
-  return { iso: out, size: (await stat(out)).size }
+  return { iso: out, size: (await stat(out)).size, secureBoot: signed.dir !== undefined }
 }
