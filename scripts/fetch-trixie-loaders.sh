@@ -11,7 +11,9 @@
 #   from the site DHCP server's ACK only, so beside a proxyDHCP it asks the wrong server (tried in QEMU, proxy mode);
 #   2.12 takes the proxy offer and fetches over HTTP. Shim looks for grubx64.efi next to itself.
 #   Also gcdx64.efi (the same package's gcdx64.efi.signed: GRUB's CD image, signed by Debian), which the capture
-#   media's UEFI boot runs after shim (boot/media/build-capture-iso.sh --secure-boot).
+#   media's UEFI boot runs after shim (boot/media/build-capture-iso.sh --secure-boot), and disk/grubx64.efi (its
+#   grubx64.efi.signed, the image a Debian system boots from its disk), which the lab's test system carries as its
+#   own signed GRUB (src/lab/linux-image.ts; makeBootable with Secure Boot on installs an image's own chain).
 #
 # The .debs are downloaded by apt itself (InRelease signature checked against debian-archive-keyring) in a private
 # apt state under the cache dir: the host's sources, lists and dpkg database are not touched, nothing is installed,
@@ -27,7 +29,7 @@ while [ $# -gt 0 ]; do
     --cache) CACHE="$2"; shift ;;
     --ipxe-arm64) ARM64="$2"; shift ;;
     --secureboot-dir) SBDIR="$2"; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "fetch-trixie-loaders: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -42,6 +44,7 @@ WANTED=(
   "shim-helpers-amd64-signed usr/lib/shim/mmx64.efi.signed $SBDIR/mmx64.efi 6486 yes"
   "grub-efi-amd64-signed usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed $SBDIR/grubx64.efi 6486 yes"
   "grub-efi-amd64-signed usr/lib/grub/x86_64-efi-signed/gcdx64.efi.signed $SBDIR/gcdx64.efi 6486 yes"
+  "grub-efi-amd64-signed usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed $SBDIR/disk/grubx64.efi 6486 yes"
 )
 todo=()
 for w in "${WANTED[@]}"; do

@@ -92,24 +92,19 @@ else
   grub-mkimage -O i386-pc-eltorito -d /usr/lib/grub/i386-pc -p /boot/grub -o "$STAGE/boot/grub/i386-pc/eltorito.img" \
     biosdisk iso9660 >"$LOG" 2>&1 || die "grub-mkimage (i386-pc-eltorito) failed: $(tail -n 1 "$LOG")"
   # UEFI: the removable-media path \EFI\BOOT\BOOTX64.EFI is shim, which loads grubx64.efi (Debian's signed CD
-  # GRUB) and, for MOK enrolment, mmx64.efi from its own directory. That GRUB's prefix is \EFI\debian on the device
-  # it was loaded from (this FAT image): the grub.cfg there finds the disc by /.disk/info, as Debian's own
-  # installer images do, and reads the ISO's /boot/grub/grub.cfg.
+  # GRUB) and, for MOK enrolment, mmx64.efi from its own directory. That GRUB's built-in prefix is /boot/grub on the
+  # device it was loaded from (this FAT image), where there is none: its embedded config then finds the disc by
+  # /.disk/info, as on Debian's own installer images, and reads the disc's /boot/grub/grub.cfg. No fbx64.efi: shim's
+  # fallback would write NVRAM boot entries.
   mkdir -p "$STAGE/.disk"
   echo "Netboot Appliance capture media" > "$STAGE/.disk/info"
-  cat >"$WORK/efi-grub.cfg" <<'EFICFG'
-search --no-floppy --file --set=root /.disk/info
-set prefix=($root)/boot/grub
-source $prefix/grub.cfg
-EFICFG
   EFI_IMG="$STAGE/efi.img"
   truncate -s 8M "$EFI_IMG"
   mkfs.vfat -n NBCAPTURE "$EFI_IMG" >"$LOG" 2>&1 || die "mkfs.vfat (EFI image) failed: $(tail -n 1 "$LOG")"
-  mmd -i "$EFI_IMG" ::/EFI ::/EFI/BOOT ::/EFI/debian
+  mmd -i "$EFI_IMG" ::/EFI ::/EFI/BOOT
   mcopy -i "$EFI_IMG" "$SBDIR/shimx64.efi" ::/EFI/BOOT/BOOTX64.EFI
   mcopy -i "$EFI_IMG" "$SBDIR/gcdx64.efi" ::/EFI/BOOT/grubx64.efi
   mcopy -i "$EFI_IMG" "$SBDIR/mmx64.efi" ::/EFI/BOOT/mmx64.efi
-  mcopy -i "$EFI_IMG" "$WORK/efi-grub.cfg" ::/EFI/debian/grub.cfg
   # grub-mkrescue's xorriso options (GRUB 2.06), without its Mac HFS+ part: BIOS El Torito with GRUB's boot info
   # and hybrid MBR, the EFI image as the second El Torito entry and as a partition (USB sticks), a protective MBR.
   xorriso -as mkisofs -graft-points -b boot/grub/i386-pc/eltorito.img -no-emul-boot -boot-load-size 4 \

@@ -209,6 +209,39 @@ grub_package_settings () {  # grub_package_settings PLATFORM DISK
 
 secure_boot_on () { [ "$(secure_boot_var)" = 1 ]; }   # secure_boot_var: runner.sh
 
+# Secure Boot: the firmware starts only what its db trusts (Microsoft's UEFI CA signs shim), shim only what its
+# vendor certificate signed, and the signed GRUB only a kernel shim accepts. The PE's own GRUB is unsigned, so the
+# image's own signed chain goes on the ESP instead: its shim and GRUB (Debian's and Ubuntu's shim-signed and
+# grub-efi-<arch>-signed packages) are its kernel's vendor's. install_signed_boot PLATFORM UUID, ESP mounted on
+# /mnt/esp: \EFI\BOOT\BOOTX64.EFI (BOOTAA64.EFI) is the image's shim, grubx64.efi (grubaa64.efi) beside it is its
+# signed GRUB, mmx64.efi its MokManager when it has one. No fbx64.efi: shim's fallback would write NVRAM boot
+# entries ahead of the network. That GRUB's built-in prefix is \EFI\<vendor>, which this step does not create:
+# its embedded config then falls back to $cmdpath/grub.cfg, i.e. \EFI\BOOT\grub.cfg, which finds the root volume
+# by UUID and reads its /boot/grub/grub.cfg (written below, as without Secure Boot).
+signed_boot_files () {  # signed_boot_files PLATFORM → "shim grub mm" under /mnt/target (mm may be -), or nothing
+  case "$1" in arm64-efi) e=aa64 ;; *) e=x64 ;; esac
+  shim=/mnt/target/usr/lib/shim/shim$e.efi.signed; grub=/mnt/target/usr/lib/grub/$1-signed/grub$e.efi.signed
+  mm=/mnt/target/usr/lib/shim/mm$e.efi.signed
+  [ -s "$shim" ] && [ -s "$grub" ] || return 0
+  [ -s "$mm" ] || mm=-
+  echo "$shim $grub $mm"
+}
+
+install_signed_boot () {  # install_signed_boot PLATFORM UUID SHIM GRUB MM
+  case "$1" in arm64-efi) e=aa64; B=BOOTAA64.EFI ;; *) e=x64; B=BOOTX64.EFI ;; esac
+  d=/mnt/esp/EFI/BOOT
+  mkdir -p "$d" || return 1
+  # each file beside its final name first, then renamed: a full ESP leaves the old loader, not half a new one
+  cp "$3" "$d/$B.netboot" && cp "$4" "$d/grub$e.efi.netboot" || { rm -f "$d"/*.netboot; return 1; }
+  if [ "$5" != - ]; then cp "$5" "$d/mm$e.efi.netboot" || { rm -f "$d"/*.netboot; return 1; }; fi
+  printf 'search --no-floppy --fs-uuid --set=root %s\nset prefix=($root)/boot/grub\nconfigfile $prefix/grub.cfg\n' "$2" > "$d/grub.cfg.netboot" \
+    || { rm -f "$d"/*.netboot; return 1; }
+  for f in "$d"/*.netboot; do mv "$f" "${f%.netboot}" || return 1; done
+  rm -f "$d/fb$e.efi"
+  mmtext=""; [ "$5" = - ] || mmtext=", its MokManager as EFI/BOOT/mm$e.efi"
+  echo "netboot: Secure Boot: the image's signed shim as EFI/BOOT/$B, its signed GRUB as EFI/BOOT/grub$e.efi$mmtext; EFI/BOOT/grub.cfg reads /boot/grub/grub.cfg of UUID=$2"
+}
+
 step_make_bootable () {
   t=$(state target); [ -n "$t" ] || fail "makeBootable: no target volume: the sequence needs a partition step first"
   mount_target
@@ -218,11 +251,15 @@ step_make_bootable () {
   [ "$(state fs)" = ext4 ] || fail "makeBootable: the target volume is $(state fs); it installs GRUB for Linux images on ext4 (partition step: filesystem: ext4)"
   kernels=$(image_kernels)
   [ -n "$kernels" ] || fail "makeBootable: no kernel in the image's /boot (looked for vmlinuz-*): nothing to boot"
+  signed=""
   if [ -d /sys/firmware/efi ]; then
     case "$(uname -m)" in aarch64|arm64) platform=arm64-efi; loader=BOOTAA64.EFI ;; *) platform=x86_64-efi; loader=BOOTX64.EFI ;; esac
     esp=$(state esp)
     [ -n "$esp" ] || fail "makeBootable: UEFI machine, but the disk has no EFI system partition (partition scheme: $(state scheme); use auto or gpt)"
-    secure_boot_on && fail "makeBootable: Secure Boot is on, and the GRUB this PE installs is not signed: the firmware would refuse it. Turn Secure Boot off on this machine, or install the image's own signed shim and GRUB with a runCommand step"
+    if secure_boot_on; then
+      signed=$(signed_boot_files "$platform")
+      [ -n "$signed" ] || fail "makeBootable: Secure Boot is on, and the image has no signed shim and GRUB (/usr/lib/shim/shim*.efi.signed and /usr/lib/grub/$platform-signed/grub*.efi.signed: Debian's and Ubuntu's shim-signed and grub-efi-*-signed packages); the GRUB this PE installs is not signed and the firmware would refuse it. Install those packages on the reference machine and capture it again, or turn Secure Boot off on this machine"
+    fi
   else
     platform=i386-pc; loader=""; esp=""
     [ "$(state scheme)" = mbr ] || fail "makeBootable: BIOS machine with a $(state scheme) disk: GRUB would need a BIOS boot partition, which the partition step does not make (use scheme: auto or mbr)"
@@ -240,6 +277,13 @@ step_make_bootable () {
   if [ "$platform" = i386-pc ]; then
     grub-install --target=i386-pc --boot-directory=/mnt/target/boot "$(state disk)" > "$RUN/grub-install.log" 2>&1 \
       || fail "grub-install (i386-pc) on $(state disk) failed: $(tail -n 1 "$RUN/grub-install.log")"
+  elif [ -n "$signed" ]; then
+    mkdir -p /mnt/esp
+    mounted /mnt/esp || mount -t vfat "$esp" /mnt/esp || fail "cannot mount the EFI system partition $esp"
+    # shellcheck disable=SC2086 # three paths without blanks
+    install_signed_boot "$platform" "$uuid" $signed > "$RUN/grub-install.log" 2>&1; rc=$?
+    sync; umount /mnt/esp
+    [ $rc = 0 ] || fail "cannot install the image's signed shim and GRUB on $esp: $(tail -n 1 "$RUN/grub-install.log")"
   else
     mkdir -p /mnt/esp
     mounted /mnt/esp || mount -t vfat "$esp" /mnt/esp || fail "cannot mount the EFI system partition $esp"
@@ -250,6 +294,6 @@ step_make_bootable () {
     [ $rc = 0 ] || fail "grub-install ($platform) failed: $(tail -n 1 "$RUN/grub-install.log")"
     [ $ok = 1 ] || fail "grub-install ($platform) wrote no EFI/BOOT/$loader on $esp"
   fi
-  sed 's/^/netboot: grub-install: /' "$RUN/grub-install.log"
-  echo "netboot: $(state disk) is bootable: GRUB $platform${loader:+ (EFI/BOOT/$loader)}, /boot/grub/grub.cfg with $(grep -c '^menuentry' /mnt/target/boot/grub/grub.cfg) menu entries"
+  if [ -n "$signed" ]; then cat "$RUN/grub-install.log"; else sed 's/^/netboot: grub-install: /' "$RUN/grub-install.log"; fi
+  echo "netboot: $(state disk) is bootable: GRUB $platform${loader:+ (EFI/BOOT/$loader)}${signed:+, signed chain for Secure Boot}, /boot/grub/grub.cfg with $(grep -c '^menuentry' /mnt/target/boot/grub/grub.cfg) menu entries"
 }

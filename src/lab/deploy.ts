@@ -77,7 +77,7 @@ export async function startLabRun (o: LabRunOptions): Promise<LabRun> {
     const arch = o.firmware === 'uefi-arm64' ? 'arm64' : 'amd64'
     const reference = o.image === 'debian'
       ? await makeDebianTree(tree, o.firmware === 'bios' ? 'bios' : 'uefi', o.onLine)
-      : o.image === 'linux' ? (await makeLinuxTree(tree, peDirFor(PE_DIR, arch), arch)).reference : undefined
+      : o.image === 'linux' ? (await makeLinuxTree(tree, peDirFor(PE_DIR, arch), arch, { signedBoot: isSecureBoot(o.firmware) })).reference : undefined
     const sums = o.image === 'debian' ? new Map<string, string>() : await (linux ? hashTree(tree) : makeTree(tree))
     await makeWim(join(images, 'lab.wim'), Array.from({ length: o.wimImages ?? 1 }, (_, i) => ({ dir: tree, name: `Lab image ${i + 1}` })), 'lzx', linux)
     const lab = await createLab({ prefix: 'nbe-' })

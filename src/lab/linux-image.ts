@@ -6,11 +6,12 @@
 // reference machine's volumes, /etc/default/grub kernel arguments, a 127.0.1.1 hosts line, a machine-id, SSH host keys
 // (with the host's OpenSSH ssh-keygen and its libraries, which makeBootable runs in the image to make new ones); a
 // setuid file and a file owned by uid 1000 check that the image's UNIX data survives capture and apply.
-import { chmod, chown, copyFile, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises'
+import { chmod, chown, copyFile, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { sh } from './netns.js'
 import { peSerialConsole, type PeArch } from '../pe/arch.js'
+import { DEFAULT_SECURE_BOOT_DIR } from '../config/schema.js'
 
 /** Lines /sbin/init of the test system prints (the e2e tests wait for them). */
 export const TEST_OS_MARK = 'netboot-test-os:'
@@ -51,7 +52,7 @@ $bb mount -t sysfs sysfs /sys
 echo "${TEST_OS_MARK} booted from disk: hostname=$($bb cat /etc/hostname) hosts=[$($bb grep '^127.0.1.1' /etc/hosts | $bb tr '\\t' ' ')]"
 echo "${TEST_OS_MARK} cmdline=[$($bb cat /proc/cmdline)]"
 echo "${TEST_OS_MARK} fstab-root=[$($bb awk '$2 == "/" {print $1}' /etc/fstab)] fstab-efi=[$($bb awk '$2 == "/boot/efi" {print $1}' /etc/fstab)] fstab-commented=$($bb grep -c '^# netboot: not on the deployed disk' /etc/fstab)"
-echo "${TEST_OS_MARK} firmware=$([ -d /sys/firmware/efi ] && echo uefi || echo bios) machine-id-bytes=$($bb stat -c %s /etc/machine-id)"
+echo "${TEST_OS_MARK} firmware=$([ -d /sys/firmware/efi ] && echo uefi || echo bios) secure-boot=$($bb dmesg | $bb grep -q 'secureboot: Secure boot enabled' && echo on || echo off) machine-id-bytes=$($bb stat -c %s /etc/machine-id)"
 echo "${TEST_OS_MARK} suid=$($bb stat -c %a:%u /usr/bin/suid-probe) owned=$($bb stat -c %a:%u:%g /home/user/owned.txt)"
 k=/etc/ssh/ssh_host_ed25519_key
 pair=mismatch; [ -x /usr/bin/ssh-keygen ] && [ "$(/usr/bin/ssh-keygen -y -f $k | $bb cut -d' ' -f1,2)" = "$($bb cut -d' ' -f1,2 $k.pub)" ] && pair=match
@@ -90,12 +91,32 @@ async function unpackPe (peDir: string, into: string): Promise<string> {
 }
 
 /**
+ * The signed boot chain a Debian system with shim-signed and grub-efi-amd64-signed installed has, where those
+ * packages put it (makeBootable installs an image's own chain when Secure Boot is on): Debian's shim (Microsoft's
+ * UEFI CA) and MokManager, and Debian's signed GRUB for disks, from the files scripts/fetch-trixie-loaders.sh
+ * fetched. The test system's kernel is the PE's, which Debian signed, so shim accepts it.
+ */
+async function addSignedBootChain (dir: string, arch: PeArch): Promise<void> {
+  if (arch !== 'amd64') throw new Error('the lab has a signed boot chain for x86-64 only (scripts/fetch-trixie-loaders.sh)')
+  const files: Array<[string, string]> = [
+    [join(DEFAULT_SECURE_BOOT_DIR, 'shimx64.efi'), 'usr/lib/shim/shimx64.efi.signed'],
+    [join(DEFAULT_SECURE_BOOT_DIR, 'mmx64.efi'), 'usr/lib/shim/mmx64.efi.signed'],
+    [join(DEFAULT_SECURE_BOOT_DIR, 'disk/grubx64.efi'), 'usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed']
+  ]
+  for (const [from, to] of files) {
+    await stat(from).catch(() => { throw new Error(`${from} is missing: run scripts/fetch-trixie-loaders.sh`) })
+    await mkdir(join(dir, to, '..'), { recursive: true })
+    await copyFile(from, join(dir, to))
+  }
+}
+
+/**
  * The root file system tree of the test system in `dir`, for the PE's architecture: the PE (vmlinuz, initrd.img)
  * provides kernel, modules and busybox (busybox-static: runs in the initramfs and in the deployed root alike).
  * The SSH host keys and the ssh-keygen that makeBootable runs in the image to replace them are the host's, so
  * only an amd64 system has them.
  */
-export async function makeLinuxTree (dir: string, peDir: string, arch: PeArch = 'amd64'): Promise<{ kernelRelease: string, reference: ReferenceMachine }> {
+export async function makeLinuxTree (dir: string, peDir: string, arch: PeArch = 'amd64', o: { signedBoot?: boolean } = {}): Promise<{ kernelRelease: string, reference: ReferenceMachine }> {
   const scratch = await mkdtemp(join(tmpdir(), 'nbe-linux-'))
   try {
     const pe = join(scratch, 'pe')
@@ -157,6 +178,7 @@ export async function makeLinuxTree (dir: string, peDir: string, arch: PeArch = 
     await writeFile(join(dir, 'home/user/owned.txt'), 'owned by uid 1000\n')
     await chown(join(dir, 'home/user/owned.txt'), 1000, 1000)
     await chmod(join(dir, 'home/user/owned.txt'), 0o640)
+    if (o.signedBoot === true) await addSignedBootChain(dir, arch)
     const sshHostKey = arch === 'amd64' ? await sshFingerprint(join(dir, 'etc/ssh/ssh_host_ed25519_key.pub')) : ''
     return { kernelRelease: krel, reference: { machineId, sshHostKey } }
   } finally {

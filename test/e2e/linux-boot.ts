@@ -9,7 +9,7 @@ import { hashTree, partitionTable, serialFacts, sh, waitForLine, type Firmware }
 import { blkid } from '../../src/lab/disk.js'
 import { decideCount, startLabRun, waitForDeploymentEnd, type LabRun } from '../../src/lab/deploy.js'
 import { TEST_OS_MARK } from '../../src/lab/linux-image.js'
-import { isArm64, serialConsole } from '../../src/lab/qemu.js'
+import { isArm64, isSecureBoot, serialConsole } from '../../src/lab/qemu.js'
 
 /** `capture`: the deployed volume is also captured (ext4 → mounted read-only in the PE, --unix-data) before makeBootable. */
 export async function deployLinuxAndBootIt (t: Test, firmware: Firmware, opts: { capture?: boolean } = {}): Promise<void> {
@@ -31,6 +31,11 @@ export async function deployLinuxAndBootIt (t: Test, firmware: Firmware, opts: {
   t.ok(firstBoot > 0, 'the PE printed the end of the sequence on the serial console')
   t.match(serial, /netboot: \/etc\/fstab: \/ is UUID=[0-9a-f-]+[^\n]*; entries of the reference machine commented out: \d/, 'the PE pointed fstab at the new volumes')
   t.match(serial, /netboot: \/dev\/vda is bootable: GRUB /, 'the PE installed GRUB')
+  const sb = isSecureBoot(firmware)
+  if (sb) {
+    t.match(serial, /netboot: Secure Boot: the image's signed shim as EFI\/BOOT\/BOOTX64\.EFI, its signed GRUB as EFI\/BOOT\/grubx64\.efi, its MokManager as EFI\/BOOT\/mmx64\.efi; EFI\/BOOT\/grub\.cfg reads \/boot\/grub\/grub\.cfg of UUID=/,
+      'Secure Boot on: the PE put the image\'s own signed shim and GRUB on the ESP, not its unsigned GRUB')
+  }
 
   if (opts.capture === true) await checkCapture(t, run)
 
@@ -39,12 +44,18 @@ export async function deployLinuxAndBootIt (t: Test, firmware: Firmware, opts: {
   t.ok(done, 'the deployed system booted from its disk and ran its init')
   await run.vm?.exited   // its init powers the VM off
   const after = (await readFile(run.serialLog, 'latin1')).slice(firstBoot)
-  t.ok(await decideCount(run) >= 2, 'the VM PXE-booted again and the appliance answered it')
+  t.ok(await decideCount(run, sb ? 'grub' : undefined) >= 2, 'the VM PXE-booted again and the appliance answered it')
   const arm64 = isArm64(firmware)
   const buildarch = firmware === 'bios' ? 'i386' : arm64 ? 'arm64' : 'x86_64'
-  const again = await run.appliance.fetchText(`/boot/decide?mac=${encodeURIComponent(run.mac)}&platform=${firmware === 'bios' ? 'pcbios' : 'efi'}&buildarch=${buildarch}`)
-  t.match(again.body, /Boot from the local disk/, 'and told it to boot locally')
-  if (firmware !== 'bios') {
+  const again = await run.appliance.fetchText(`/boot${sb ? '/grub' : ''}/decide?mac=${encodeURIComponent(run.mac)}&platform=${firmware === 'bios' ? 'pcbios' : 'efi'}&buildarch=${buildarch}`)
+  t.match(again.body, sb ? /netboot: booting from the local disk/ : /Boot from the local disk/, 'and told it to boot locally')
+  if (sb) {
+    // The Secure Boot chain's GRUB runs the local-boot search itself, chainloads the ESP's shim (the firmware checks
+    // it against Microsoft's CA), which loads the image's signed GRUB, which loads the image's kernel through shim.
+    t.match(after, /netboot: local boot: chainloading \(hd\d+,gpt1\)\/EFI\/BOOT\/BOOTX64\.EFI/, 'the network GRUB chainloaded the ESP\'s shim')
+    const deployed = after.slice(after.indexOf('netboot: local boot: chainloading'))
+    t.notMatch(deployed.slice(0, deployed.indexOf(TEST_OS_MARK)), /error:/, 'the image\'s signed GRUB found its config without an error')
+  } else if (firmware !== 'bios') {
     // iPXE's exit would leave OVMF in its boot menu: it chains localboot.efi, which finds the ESP's loader.
     t.match(after, new RegExp(`netboot: local boot: chainloading \\(hd\\d+,gpt1\\)/EFI/BOOT/BOOT${arm64 ? 'AA64' : 'X64'}\\.EFI`), 'iPXE chained localboot.efi, which chainloaded the removable-media path makeBootable wrote')
     t.notMatch(after, /error: file `[^'\n]*\.mod' not found/, 'localboot.efi tried to load no file system module it does not carry (its fs.lst names FAT only)')
@@ -58,6 +69,7 @@ export async function deployLinuxAndBootIt (t: Test, firmware: Firmware, opts: {
   const uuid = /^UUID=(\S+)$/m.exec(await blkid(run.disk, root))?.[1] ?? ''
   t.match(await blkid(run.disk, root), /TYPE=ext4/, 'the root partition is ext4')
   t.equal(fact('firmware'), firmware === 'bios' ? 'bios' : 'uefi', `the deployed system runs under ${firmware === 'bios' ? 'BIOS' : 'UEFI'}`)
+  t.equal(fact('secure-boot'), sb ? 'on' : 'off', `with Secure Boot ${sb ? 'on (its kernel says so)' : 'off'}`)
   t.match(fact('cmdline'), new RegExp(`root=UUID=${uuid} ro console=${serialConsole(firmware)}n8 quiet netboot\\.deployed=1`),
     'GRUB booted it with root=UUID of the new volume, the image\'s /etc/default/grub arguments and the step\'s kernelArgs')
   t.equal(fact('fstab-root'), `UUID=${uuid}`, '/etc/fstab mounts / by the new volume\'s UUID')
