@@ -227,6 +227,17 @@ signed_boot_files () {  # signed_boot_files PLATFORM → "shim grub mm" under /m
   echo "$shim $grub $mm"
 }
 
+# Whether an EFI executable carries an Authenticode signature: its PE32+ certificate table (data directory 4,
+# PE/COFF spec) is not empty. "signed", "unsigned", or "unknown" for a file that is not a PE32+ image (a
+# gzip-compressed kernel, which GRUB unpacks before shim checks it). Who signed it is shim's to judge at boot.
+efi_signature () {  # efi_signature FILE
+  [ "$(head -c 2 "$1")" = MZ ] || { echo unknown; return 0; }
+  off=$(od -An -tu4 -j60 -N4 "$1" | tr -d ' ')
+  [ "$(od -An -tu2 -j$((off + 24)) -N2 "$1" | tr -d ' ')" = 523 ] || { echo unknown; return 0; }   # 0x20b: PE32+
+  size=$(od -An -tu4 -j$((off + 24 + 144 + 4)) -N4 "$1" | tr -d ' ')
+  if [ "${size:-0}" -gt 0 ]; then echo signed; else echo unsigned; fi
+}
+
 install_signed_boot () {  # install_signed_boot PLATFORM UUID SHIM GRUB MM
   case "$1" in arm64-efi) e=aa64; B=BOOTAA64.EFI ;; *) e=x64; B=BOOTX64.EFI ;; esac
   d=/mnt/esp/EFI/BOOT
@@ -259,6 +270,13 @@ step_make_bootable () {
     if secure_boot_on; then
       signed=$(signed_boot_files "$platform")
       [ -n "$signed" ] || fail "makeBootable: Secure Boot is on, and the image has no signed shim and GRUB (/usr/lib/shim/shim*.efi.signed and /usr/lib/grub/$platform-signed/grub*.efi.signed: Debian's and Ubuntu's shim-signed and grub-efi-*-signed packages); the GRUB this PE installs is not signed and the firmware would refuse it. Install those packages on the reference machine and capture it again, or turn Secure Boot off on this machine"
+      # shim refuses an unsigned kernel: a disk that could boot none of its kernels is not made "bootable"
+      unsigned_kernels=""; bootable_kernels=0
+      for k in $kernels; do
+        if [ "$(efi_signature "/mnt/target/boot/$k")" = unsigned ]; then unsigned_kernels="$unsigned_kernels $k"; else bootable_kernels=$((bootable_kernels + 1)); fi
+      done
+      [ $bootable_kernels -gt 0 ] || fail "makeBootable: Secure Boot is on, and no kernel in the image's /boot is signed ($(echo $kernels | tr ' ' ',')): its shim would refuse each of them. Boot a signed kernel on the reference machine (Debian's and Ubuntu's linux-image packages are), or turn Secure Boot off on this machine"
+      [ -z "$unsigned_kernels" ] || echo "netboot: warning: Secure Boot is on, and these kernels are not signed: shim will refuse their menu entries:$unsigned_kernels"
     fi
   else
     platform=i386-pc; loader=""; esp=""

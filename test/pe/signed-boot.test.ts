@@ -74,3 +74,28 @@ install_signed_boot x86_64-efi 1234-abcd $s 2>/dev/null; echo "rc=$?"`)
   t.same(await readdir(join(dir, 'esp/EFI/BOOT')), ['BOOTX64.EFI'], 'no .netboot file left behind')
   t.equal(await readFile(join(dir, 'esp/EFI/BOOT/BOOTX64.EFI'), 'utf8'), 'the loader that boots today\n', 'the old loader untouched')
 })
+
+/** A PE32+ header as an EFI executable has one (PE/COFF: e_lfanew at 0x3c; certificate table = data directory 4). */
+function pe32plus (certSize: number, magic = 0x20b): Buffer {
+  const off = 0x80
+  const b = Buffer.alloc(off + 24 + 240)
+  b.write('MZ', 0, 'latin1')
+  b.writeUInt32LE(off, 0x3c)
+  b.write('PE\0\0', off, 'latin1')
+  b.writeUInt16LE(magic, off + 24)
+  b.writeUInt32LE(certSize > 0 ? 0x4000 : 0, off + 24 + 144)
+  b.writeUInt32LE(certSize, off + 24 + 144 + 4)
+  return b
+}
+
+t.test('efi_signature: whether a kernel carries a signature shim could check', async t => {
+  const dir = await image(t, [])
+  await mkdir(join(dir, 'boot'))
+  await writeFile(join(dir, 'boot/signed'), pe32plus(1880))
+  await writeFile(join(dir, 'boot/unsigned'), pe32plus(0))
+  await writeFile(join(dir, 'boot/pe32'), pe32plus(1880, 0x10b))
+  await writeFile(join(dir, 'boot/gzip'), Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 3]))
+  const out = await inTarget(dir, 'for f in signed unsigned pe32 gzip; do echo "$f=$(efi_signature /mnt/target/boot/$f)"; done')
+  t.same(out.trim().split('\n'), ['signed=signed', 'unsigned=unsigned', 'pe32=unknown', 'gzip=unknown'],
+    'a certificate table means signed, an empty one unsigned; what is not a PE32+ image (a compressed kernel) cannot be told')
+})
