@@ -2,10 +2,11 @@
 // with Secure Boot on (shim → GRUB → the PE), in the netns
 // + QEMU (TCG) lab of the e2e tests: the VM's start time against the deployment's 'checked-in' and 'succeeded' events.
 // linux-bios and linux-uefi deploy the small Linux system of src/lab/linux-image.ts with makeBootable and also time
-// power-on → the deployed system up from its own disk (after the reboot, PXE and "boot locally"; its init's line).
+// power-on → the deployed system up from its own disk (after the reboot, PXE and "boot locally"; its init's line);
+// linux-uefi-secureboot the same with Secure Boot on (the network chain, then the image's own signed shim and GRUB).
 // debian-bios and debian-uefi do the same with a debootstrapped Debian (src/lab/debian-image.ts; not in the default
 // run: the first one debootstraps, ~1 min, and each deploys ~400 MB under TCG): up = systemd finished booting.
-//   npx tsx bench/e2e/boot-times.ts [--runs 1] [--only bios|uefi|uefi-http|uefi-arm64|uefi-secureboot|linux-bios|linux-uefi|debian-bios|debian-uefi]
+//   npx tsx bench/e2e/boot-times.ts [--runs 1] [--only bios|uefi|uefi-http|uefi-arm64|uefi-secureboot|linux-bios|linux-uefi|linux-uefi-secureboot|debian-bios|debian-uefi]
 // Needs root. TCG emulation: the figures are for this machine under its current load (printed), not for
 // real hardware, where PXE + iPXE + the PE take a few seconds.
 import { loadavg } from 'node:os'
@@ -24,6 +25,7 @@ const CASES: Array<{ name: string, firmware: Firmware, image?: 'linux' | 'debian
   { name: 'bios', firmware: 'bios' }, { name: 'uefi', firmware: 'uefi' }, { name: 'uefi-http', firmware: 'uefi-http' },
   { name: 'uefi-arm64', firmware: 'uefi-arm64' }, { name: 'uefi-secureboot', firmware: 'uefi-secureboot' },
   { name: 'linux-bios', firmware: 'bios', image: 'linux' }, { name: 'linux-uefi', firmware: 'uefi', image: 'linux' },
+  { name: 'linux-uefi-secureboot', firmware: 'uefi-secureboot', image: 'linux' },
   { name: 'debian-bios', firmware: 'bios', image: 'debian', onlyAsked: true }, { name: 'debian-uefi', firmware: 'uefi', image: 'debian', onlyAsked: true }
 ]
 
@@ -61,12 +63,12 @@ for (const c of CASES) {
   }
 }
 const load = loadavg().map(l => l.toFixed(1)).join(' ')
-process.stdout.write(`\nfirmware         power-on→check-in  power-on→deployed  power-on→up from disk  (QEMU TCG, 1 vCPU, 1 GiB; load average now ${load})\n`)
+process.stdout.write(`\nfirmware                power-on→check-in  power-on→deployed  power-on→up from disk  (QEMU TCG, 1 vCPU, 1 GiB; load average now ${load})\n`)
 for (const c of CASES) {
   const xs = samples.filter(s => s.firmware === c.name)
   if (xs.length === 0) continue
   const mean = (f: (s: Sample) => number): string => (xs.reduce((a, s) => a + f(s), 0) / xs.length).toFixed(1)
   const booted = xs.every(s => s.booted !== undefined) ? `${mean(s => s.booted ?? 0).padStart(19)} s` : ''
-  process.stdout.write(`${c.name.padEnd(15)}  ${mean(s => s.checkIn).padStart(15)} s  ${mean(s => s.deployed).padStart(15)} s  ${booted}\n`)
+  process.stdout.write(`${c.name.padEnd(22)}  ${mean(s => s.checkIn).padStart(15)} s  ${mean(s => s.deployed).padStart(15)} s  ${booted}\n`)
 }
 process.exit(samples.every(s => s.state === 'succeeded') ? 0 : 1)
