@@ -99,7 +99,10 @@ else
   mkdir -p "$STAGE/.disk"
   echo "Netboot Appliance capture media" > "$STAGE/.disk/info"
   EFI_IMG="$STAGE/efi.img"
-  truncate -s 8M "$EFI_IMG"
+  # the three files and 2 MiB for FAT's own structures, at least 8 MiB
+  esp_kib=$(( ( $(stat -c %s "$SBDIR/shimx64.efi") + $(stat -c %s "$SBDIR/gcdx64.efi") + $(stat -c %s "$SBDIR/mmx64.efi") ) / 1024 + 2048 ))
+  [ "$esp_kib" -ge 8192 ] || esp_kib=8192
+  truncate -s "${esp_kib}K" "$EFI_IMG"
   mkfs.vfat -n NBCAPTURE "$EFI_IMG" >"$LOG" 2>&1 || die "mkfs.vfat (EFI image) failed: $(tail -n 1 "$LOG")"
   mmd -i "$EFI_IMG" ::/EFI ::/EFI/BOOT
   mcopy -i "$EFI_IMG" "$SBDIR/shimx64.efi" ::/EFI/BOOT/BOOTX64.EFI
