@@ -25,8 +25,8 @@ at the end or on Ctrl-C. Nothing touches this machine's real network interfaces.
   --secure-boot      OVMF with Secure Boot on and Microsoft's keys (as PCs ship); the appliance offers the Secure
                      Boot chain (bootLoaders.secureBoot): shim → GRUB → the PE's signed kernel
   --linux            deploy a small Linux system instead (ext4, setComputerName, makeBootable), then watch the VM
-                     boot it from its own disk when the appliance tells it to boot locally (not with
-                     --secure-boot, where makeBootable refuses: the GRUB it installs is unsigned)
+                     boot it from its own disk when the appliance tells it to boot locally (with --secure-boot
+                     the system carries Debian's signed shim and GRUB, which makeBootable installs)
   --timeout MINUTES  give up after this long (default 20)`
 
 async function peLines (run: LabRun, from: number, io: CliIO): Promise<number> {
@@ -76,10 +76,6 @@ export const command: CliCommand = {
     const ways = (['uefi', 'http-boot', 'arm64', 'secure-boot'] as const).filter(k => values[k] === true)
     if (ways.length > 1) { io.err(`netboot lab: ${ways.map(w => `--${w}`).join(' and ')} are different ways to boot; give one`); return 2 }
     const linux = values.linux === true
-    if (linux && values['secure-boot'] === true) {
-      io.err('netboot lab: --linux runs on machines without Secure Boot (not with --secure-boot): makeBootable installs an unsigned GRUB')
-      return 2
-    }
     if (process.getuid?.() !== 0) { io.err('netboot lab: needs root (network namespaces, taps)'); return 1 }
     const minutes = Number(values.timeout ?? 20)
     const firmware = values.arm64 === true ? 'uefi-arm64' : values['http-boot'] === true ? 'uefi-http' : values.uefi === true ? 'uefi' : values['secure-boot'] === true ? 'uefi-secureboot' : 'bios'
