@@ -8,9 +8,9 @@ const usage = `usage: netboot media build --capture [--url URL] [--token T] [--o
                                   [--no-secure-boot]
 
 Builds capture media: an ISO (also bootable from a USB stick) for BIOS and UEFI machines, Secure Boot
-included, with GRUB and the Linux PE (paths.pe; build it first with \`netboot pe build\`). Booted on a reference computer, it captures the
-largest NTFS volume (or --volume) with wimcapture and uploads it to the appliance, where it appears in
-\`netboot images list\` as --image, or capture-YYYYMMDD-HHMMSS.
+included, with GRUB and the Linux PE (paths.pe; build it first with \`netboot pe build\`). Booted on a
+reference computer, it captures the largest NTFS volume (or --volume) with wimcapture and uploads it to the
+appliance, where it appears in \`netboot images list\` as --image, or capture-YYYYMMDD-HHMMSS.
 
   --url URL       the appliance as the captured computer reaches it (default: the config's HTTP base URL)
   --token T       capture token (default: http.captureToken; the appliance accepts only its own)

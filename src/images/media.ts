@@ -84,6 +84,11 @@ async function signedLoaders (dir: string | undefined): Promise<{ dir?: string, 
 /** Builds the ISO; resolves with its path, size and UEFI chain. The PE must have been built (`netboot pe build`). */
 export async function buildCaptureMedia (cfg: MediaConfig, o: CaptureMediaOptions): Promise<{ iso: string, size: number, secureBoot: boolean }> {
   const args = captureMediaArgs(cfg, o)
+  for (const f of ['vmlinuz', 'initrd.img']) {
+    await stat(join(cfg.paths.pe, f)).catch(() => {
+      throw new MediaError(`the Linux PE is not built: ${join(cfg.paths.pe, f)} is missing (run: netboot pe build)`)
+    })
+  }
   const sbDir = cfg.bootLoaders?.secureBootDir
   const signed = o.secureBoot === false ? { missing: [] } : await signedLoaders(sbDir)
   if (signed.dir !== undefined) {
@@ -93,11 +98,6 @@ export async function buildCaptureMedia (cfg: MediaConfig, o: CaptureMediaOption
     o.onLine?.('media: UEFI boot: unsigned GRUB (--no-secure-boot): machines with Secure Boot on refuse it')
   } else {
     o.onLine?.(`media: warning: UEFI boot: unsigned GRUB, machines with Secure Boot on refuse it: no ${signed.missing.join(', ')} in ${sbDir ?? '(no bootLoaders.secureBootDir)'} (run scripts/fetch-trixie-loaders.sh)`)
-  }
-  for (const f of ['vmlinuz', 'initrd.img']) {
-    await stat(join(cfg.paths.pe, f)).catch(() => {
-      throw new MediaError(`the Linux PE is not built: ${join(cfg.paths.pe, f)} is missing (run: netboot pe build)`)
-    })
   }
   const out = args[args.indexOf('--out') + 1]
   const err: string[] = []
