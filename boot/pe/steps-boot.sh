@@ -194,14 +194,20 @@ debconf_set () {
 # not make it; an admin's grub-install may): then without a boot entry ahead of the network (the appliance would stop
 # deciding what the machine boots) and with the removable-media path this step installed at refreshed, not left with
 # an older GRUB core than the modules in /boot/grub: grub2/update_nvram false, grub2/force_efi_extra_removable true
-# (grub-efi-*'s postinst passes --no-nvram and --force-extra-removable).
+# (grub-efi-*'s postinst passes --no-nvram and --force-extra-removable). Except in an image with its signed shim and
+# GRUB (signed_boot_files): there grub-install installs shim, and with the removable-media copy it puts shim's
+# fallback beside it (Debian's grub-install copies fb<arch>.efi and writes BOOT<ARCH>.CSV): booted from \EFI\BOOT,
+# say with the network down, shim would run the fallback, which writes a boot entry ahead of the network. There the
+# removable-media path is left alone (false); the local boot tries \EFI\<distributor>'s shim before it.
 grub_package_settings () {  # grub_package_settings PLATFORM DISK
   answers=""
   if [ "$1" = i386-pc ]; then
     debconf_set grub-pc/install_devices "$2" && answers="grub-pc/install_devices $2"
   else
+    removable=true
+    [ -n "$(signed_boot_files "$1")" ] && removable=false
     debconf_set grub2/update_nvram false && answers="grub2/update_nvram false"
-    debconf_set grub2/force_efi_extra_removable true && answers="$answers${answers:+, }grub2/force_efi_extra_removable true"
+    debconf_set grub2/force_efi_extra_removable $removable && answers="$answers${answers:+, }grub2/force_efi_extra_removable $removable"
   fi
   [ -n "$answers" ] && echo "netboot: the image's GRUB packages, for their next upgrade (debconf): $answers"
   return 0

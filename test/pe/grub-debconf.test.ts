@@ -85,3 +85,15 @@ t.test('the last stanza of the file, without a Value line, gets one', async t =>
   await inTarget(dir, 'grub_package_settings i386-pc /dev/vda')
   t.equal(await configDat(dir), 'Name: grub-pc/install_devices\nTemplate: grub-pc/install_devices\nOwners: grub-pc\nValue: /dev/vda\n')
 })
+
+t.test('UEFI, an image with its signed shim and GRUB: grub2/force_efi_extra_removable false (no shim fallback on the removable-media path)', async t => {
+  const dir = await image(t, EFI_STANZAS)
+  for (const f of ['usr/lib/shim/shimx64.efi.signed', 'usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed']) {
+    await mkdir(join(dir, f, '..'), { recursive: true })
+    await writeFile(join(dir, f), 'signed\n')
+  }
+  t.equal(await inTarget(dir, 'grub_package_settings x86_64-efi /dev/vda'),
+    'netboot: the image\'s GRUB packages, for their next upgrade (debconf): grub2/update_nvram false, grub2/force_efi_extra_removable false\n')
+  t.equal(await configDat(dir), EFI_STANZAS.replace('Template: grub2/update_nvram\nValue: true', 'Template: grub2/update_nvram\nValue: false'),
+    'update_nvram false; force_efi_extra_removable stays false')
+})
