@@ -25,6 +25,7 @@ import { join } from 'node:path'
 import { createLab, SERVER_IP, type Lab } from '../../test/dhcp/lab/netns.js'
 import { benchOutOfTheWay, captureDir, loadCpuPrefix, loadPolicyPrefix, perfdhcpArgs, serverCpu, tcpdumpArgs, type CpuLayout } from './commands.js'
 import { discoverOfferTimings, percentile, perSecondP50, sendEvenness } from './pcap.js'
+import { processCpuMs } from './proc-stats.js'
 
 const arg = (name: string, def: string): string => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? process.argv[i + 1] : def }
 const RATE = Number(arg('rate', '5000')); const SECONDS = Number(arg('seconds', '10')); const STORE = arg('store', 'level')
@@ -60,16 +61,6 @@ function startIn (ns: string, cmd: string[]): ChildProcess {
 async function stopProc (p: ChildProcess, sig: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (p.exitCode !== null || p.pid === undefined) return
   await new Promise<void>(resolve => { p.on('exit', () => resolve()); process.kill(p.pid as number, sig) })
-}
-
-/** utime + stime of every thread of `pid` so far, in ms (proc(5): USER_HZ 100) */
-function processCpuMs (pid: number | undefined): number {
-  if (pid === undefined) return NaN
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'latin1')
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ')
-    return (Number(f[11]) + Number(f[12])) * 10
-  } catch { return NaN }
 }
 
 async function measure (lab: Lab, name: string, layout: CpuLayout, dir: string, serverPid: number | undefined): Promise<Result> {

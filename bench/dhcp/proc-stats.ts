@@ -14,6 +14,15 @@ function statFields (path: string): string[] {
   return s.slice(s.lastIndexOf(')') + 2).split(' ')
 }
 
+/** utime + stime of every thread of process `pid` so far, in ms (its /proc/PID/stat); NaN when it cannot be read. */
+export function processCpuMs (pid: number | undefined): number {
+  if (pid === undefined) return NaN
+  try {
+    const f = statFields(`/proc/${pid}/stat`)
+    return (Number(f[11]) + Number(f[12])) * TICK_MS
+  } catch { return NaN }
+}
+
 /** `servingTid`: the thread that serves DHCP (ServiceProc.tid); the main thread's id is the pid. */
 export function procStats (pid: number, servingTid = pid): ProcStats {
   const out: ProcStats = { mainCpuMs: 0, mainFaults: 0, otherCpuMs: 0, otherFaults: 0, preempted: 0 }

@@ -249,10 +249,9 @@ install_signed_boot () {  # install_signed_boot PLATFORM UUID SHIM GRUB MM
   d=/mnt/esp/EFI/BOOT
   mkdir -p "$d" || return 1
   # each file beside its final name first, then renamed: a full ESP leaves the old loader, not half a new one
-  cp "$3" "$d/$B.netboot" && cp "$4" "$d/grub$e.efi.netboot" || { rm -f "$d"/*.netboot; return 1; }
-  if [ "$5" != - ]; then cp "$5" "$d/mm$e.efi.netboot" || { rm -f "$d"/*.netboot; return 1; }; fi
-  printf 'search --no-floppy --fs-uuid --set=root %s\nset prefix=($root)/boot/grub\nconfigfile $prefix/grub.cfg\n' "$2" > "$d/grub.cfg.netboot" \
-    || { rm -f "$d"/*.netboot; return 1; }
+  { cp "$3" "$d/$B.netboot" && cp "$4" "$d/grub$e.efi.netboot" && { [ "$5" = - ] || cp "$5" "$d/mm$e.efi.netboot"; } &&
+    printf 'search --no-floppy --fs-uuid --set=root %s\nset prefix=($root)/boot/grub\nconfigfile $prefix/grub.cfg\n' "$2" > "$d/grub.cfg.netboot"
+  } || { rm -f "$d"/*.netboot; return 1; }
   for f in "$d"/*.netboot; do mv "$f" "${f%.netboot}" || return 1; done
   rm -f "$d/fb$e.efi"
   mmtext=""; [ "$5" = - ] || mmtext=", its MokManager as EFI/BOOT/mm$e.efi"
@@ -301,22 +300,22 @@ step_make_bootable () {
   if [ "$platform" = i386-pc ]; then
     grub-install --target=i386-pc --boot-directory=/mnt/target/boot "$(state disk)" > "$RUN/grub-install.log" 2>&1 \
       || fail "grub-install (i386-pc) on $(state disk) failed: $(tail -n 1 "$RUN/grub-install.log")"
-  elif [ -n "$signed" ]; then
-    mkdir -p /mnt/esp
-    mounted /mnt/esp || mount -t vfat "$esp" /mnt/esp || fail "cannot mount the EFI system partition $esp"
-    # shellcheck disable=SC2086 # three paths without blanks
-    install_signed_boot "$platform" "$uuid" $signed > "$RUN/grub-install.log" 2>&1; rc=$?
-    sync; umount /mnt/esp
-    [ $rc = 0 ] || fail "cannot install the image's signed shim and GRUB on $esp: $(tail -n 1 "$RUN/grub-install.log")"
   else
     mkdir -p /mnt/esp
     mounted /mnt/esp || mount -t vfat "$esp" /mnt/esp || fail "cannot mount the EFI system partition $esp"
-    grub-install --target="$platform" --efi-directory=/mnt/esp --boot-directory=/mnt/target/boot --removable --no-nvram \
-      > "$RUN/grub-install.log" 2>&1; rc=$?
+    if [ -n "$signed" ]; then
+      # shellcheck disable=SC2086 # three paths without blanks
+      install_signed_boot "$platform" "$uuid" $signed > "$RUN/grub-install.log" 2>&1; rc=$?
+      what="the image's signed shim and GRUB"; failed="cannot install $what on $esp"
+    else
+      grub-install --target="$platform" --efi-directory=/mnt/esp --boot-directory=/mnt/target/boot --removable --no-nvram \
+        > "$RUN/grub-install.log" 2>&1; rc=$?
+      what="grub-install ($platform)"; failed="$what failed"
+    fi
     ok=0; [ -s "/mnt/esp/EFI/BOOT/$loader" ] && ok=1
     sync; umount /mnt/esp
-    [ $rc = 0 ] || fail "grub-install ($platform) failed: $(tail -n 1 "$RUN/grub-install.log")"
-    [ $ok = 1 ] || fail "grub-install ($platform) wrote no EFI/BOOT/$loader on $esp"
+    [ $rc = 0 ] || fail "$failed: $(tail -n 1 "$RUN/grub-install.log")"
+    [ $ok = 1 ] || fail "$what wrote no EFI/BOOT/$loader on $esp"
   fi
   if [ -n "$signed" ]; then cat "$RUN/grub-install.log"; else sed 's/^/netboot: grub-install: /' "$RUN/grub-install.log"; fi
   echo "netboot: $(state disk) is bootable: GRUB $platform${loader:+ (EFI/BOOT/$loader)}${signed:+, signed chain for Secure Boot}, /boot/grub/grub.cfg with $(grep -c '^menuentry' /mnt/target/boot/grub/grub.cfg) menu entries"
