@@ -27,6 +27,8 @@ PACKAGES=(
   nginx-light debootstrap
   # systemd unit verification
   systemd
+  # native/udp-batch (recvmmsg for the DHCP ports; scripts/build-native.sh): node-gyp needs make, g++ and python3
+  make g++ python3
 )
 
 missing=()

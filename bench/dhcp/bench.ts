@@ -1,8 +1,9 @@
 // proxyDHCP throughput and latency: perfdhcp (kea-admin) against the appliance and against dnsmasq in proxy
 // mode, same PXE options, same run, inside network namespaces (nothing leaves them).
-//   npx tsx bench/dhcp/bench.ts [--rate 5000] [--seconds 10] [--store level|memory] [--clients N] [--busy-poll 300] [--nice N] [--thread-nice N] [--thread-fifo N]
-// The appliance runs twice: with dhcp.busyPollMicroseconds = --busy-poll (default: the config default, 300) and
-// with 0 ("no poll"), each with the CPU time its process used, then dnsmasq.
+//   npx tsx bench/dhcp/bench.ts [--rate 5000] [--seconds 10] [--store level|memory] [--clients N] [--busy-poll 300] [--receive both] [--nice N] [--thread-nice N] [--thread-fifo N]
+// The appliance runs with dhcp.busyPollMicroseconds = --busy-poll (default: the config default, 300) and with 0
+// ("no poll"), each with the CPU time its process used, then dnsmasq; with --receive both (the default) each of those
+// twice: reading with recvmmsg (native/udp-batch, "appliance") and with Node's dgram ("dgram").
 // perfdhcp acts as a relay (giaddr = its address, replies unicast to giaddr:67); -i = DISCOVER/OFFER only,
 // since a proxy gives no address. Latency p50/p99 come from a tcpdump capture in the client namespace.
 // --nice N: the appliance runs under `nice -n N` (as a systemd unit's Nice= would run it); dnsmasq never does.
@@ -38,6 +39,10 @@ const THREAD_NICE = arg('thread-nice', '')
 /** --thread-fifo N: after start, the serving thread alone runs SCHED_FIFO at priority N */
 const THREAD_FIFO = arg('thread-fifo', '')
 const CPUS = arg('cpus', 'both')
+/** --receive recvmmsg|dgram|both (default both): what reads the appliance's ports (dhcp.batchReceive true / false) */
+const RECEIVE = arg('receive', 'both')
+if (!['recvmmsg', 'dgram', 'both'].includes(RECEIVE)) throw new Error(`--receive ${RECEIVE}: expected recvmmsg, dgram or both`)
+const RECEIVES = RECEIVE === 'both' ? ['recvmmsg', 'dgram'] : [RECEIVE]
 /** --in-thread: the DHCP service on the main thread (src/dhcp/service.ts), not on its own (the appliance's way) */
 const IN_THREAD = process.argv.includes('--in-thread')
 if (!['shared', 'split', 'both'].includes(CPUS)) throw new Error(`--cpus ${CPUS}: expected shared, split or both`)
@@ -100,9 +105,11 @@ async function main (): Promise<void> {
   try {
     for (const layout of LAYOUTS) {
       const pin = serverCpu(layout)
-      for (const [name, busyPollMicroseconds] of [['appliance', BUSY_POLL], ['no poll', 0]] as const) {
-        const db = STORE === 'level' ? { stateDir: join(dir, `db-${layout}-${busyPollMicroseconds}`) } : {}
-        const svc = await lab.startService({ server: { address: SERVER_IP, bind: '0.0.0.0' }, dhcp: { mode: 'proxy', busyPollMicroseconds }, inThread: IN_THREAD, ...db })
+      const targets = RECEIVES.flatMap(receive => [[receive, BUSY_POLL], [receive, 0]] as const)
+      for (const [receive, busyPollMicroseconds] of targets) {
+        const name = `${receive === 'dgram' ? 'dgram' : 'appliance'}${busyPollMicroseconds === 0 ? ' no poll' : ''}`
+        const db = STORE === 'level' ? { stateDir: join(dir, `db-${layout}-${receive}-${busyPollMicroseconds}`) } : {}
+        const svc = await lab.startService({ server: { address: SERVER_IP, bind: '0.0.0.0' }, dhcp: { mode: 'proxy', busyPollMicroseconds, batchReceive: receive === 'recvmmsg' }, inThread: IN_THREAD, ...db })
         // the thread that serves DHCP only (the DHCP thread; with --in-thread the main thread, whose tid is the pid)
         if (THREAD_NICE !== '') spawnSync('renice', ['-n', THREAD_NICE, '-p', String(svc.tid ?? svc.proc.pid)], { stdio: 'ignore' })
         if (THREAD_FIFO !== '') {
@@ -130,10 +137,10 @@ async function main (): Promise<void> {
   }
   console.log(`perfdhcp DISCOVER→OFFER, ${RATE}/s for ${SECONDS} s, relay mode, PXE options (arch 7); appliance store: ${STORE}, ${CLIENTS} distinct clients${NICE !== '' ? `; appliance under nice -n ${NICE}` : ''}`)
   console.log(`host: ${cpus().length} CPUs, load average ${loadavg().map(x => x.toFixed(1)).join(' ')} (other work shares the machine)${haltPolling()}`)
-  console.log('CPUs    target       sent   recv  drops  offers/s  p50 ms  p99 ms  p99 after 1st s  perfdhcp bursts/stalls  perfdhcp avg  CPU µs/DISCOVER')
+  console.log('CPUs    target          sent   recv  drops  offers/s  p50 ms  p99 ms  p99 after 1st s  perfdhcp bursts/stalls  perfdhcp avg  CPU µs/DISCOVER')
   for (const r of results) {
     const cpuPer = (r.stormCpuMs * 1000 / r.sent).toFixed(0)
-    console.log(`${r.layout.padEnd(7)} ${r.name.padEnd(10)} ${String(r.sent).padStart(6)} ${String(r.received).padStart(6)} ${String(r.drops).padStart(6)} ${String(r.offersPerSec).padStart(9)} ${r.p50.toFixed(3).padStart(7)} ${r.p99.toFixed(3).padStart(7)} ${r.p99Later.toFixed(3).padStart(16)} ${`${r.bursts}/${r.stalls}`.padStart(23)}  ${r.perfdhcpAvgMs.padEnd(11)}  ${cpuPer.padStart(15)}`)
+    console.log(`${r.layout.padEnd(7)} ${r.name.padEnd(13)} ${String(r.sent).padStart(6)} ${String(r.received).padStart(6)} ${String(r.drops).padStart(6)} ${String(r.offersPerSec).padStart(9)} ${r.p50.toFixed(3).padStart(7)} ${r.p99.toFixed(3).padStart(7)} ${r.p99Later.toFixed(3).padStart(16)} ${`${r.bursts}/${r.stalls}`.padStart(23)}  ${r.perfdhcpAvgMs.padEnd(11)}  ${cpuPer.padStart(15)}`)
   }
   console.log('(CPU µs/DISCOVER: CPU time of the whole server process, every thread, user + system, from just before the storm')
   console.log(' to 0.5 s after it, per DISCOVER sent; with busy polling it includes what the serving thread spins.)')

@@ -47,6 +47,7 @@ export const DhcpSchema = Type.Object({
   responseDelayMs: Type.Integer({ minimum: 0, maximum: 10000, default: 0, description: 'wait before answering (sites with several PXE servers)' }),
   answer: Type.Union([Type.Literal('all'), Type.Literal('known')], { default: 'all', description: 'all: answer every PXE client (unknown ones are inventoried and boot locally); known: only machines in a collection or the inventory' }),
   busyPollMicroseconds: Type.Integer({ minimum: 0, maximum: 10000, default: 300, description: 'after each request, keep polling this long for the next one instead of sleeping (lower latency in a boot storm, at the cost of CPU while it lasts); 0 turns it off' }),
+  batchReceive: Type.Boolean({ default: true, description: 'read DHCP requests in batches with recvmmsg (native/udp-batch, Linux; less CPU per request in a boot storm); false, or an addon that is not built, uses Node\'s dgram; read at start' }),
   full: Type.Optional(FullDhcpSchema)
 }, { additionalProperties: false, default: {} })
 

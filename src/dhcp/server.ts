@@ -1,6 +1,7 @@
 // The only file in src/dhcp that opens sockets: UDP ports.dhcp (67) and ports.proxyDhcp (4011) bound to
 // server.bind, SO_BROADCAST on (replies to unconfigured clients go to 255.255.255.255, RFC 2131 §4.1).
-// Receive callbacks never throw; a bind failure becomes a BindError that says what to do.
+// Read by recvmmsg in batches (net/udp-batch.ts, dhcp.batchReceive, the default) or by Node's dgram; the rest of
+// the service cannot tell which. Receive callbacks never throw; a bind failure becomes a BindError that says what to do.
 import dgram from 'node:dgram'
 import { performance } from 'node:perf_hooks'
 import { BindError } from '../errors.js'
@@ -10,6 +11,7 @@ import type { Destination } from './route.js'
 import { BusyPoll } from '../net/busy-poll.js'
 import { literalLookup } from '../net/literal-lookup.js'
 import type { WarmUpDatagram } from './warmup.js'
+import { BatchUdpSocket, loadUdpBatch, type UdpBatchBinding } from '../net/udp-batch.js'
 
 export interface Source { address: string, port: number }
 export type MessageHandler = (msg: Buffer, from: Source, via: Via) => void
@@ -18,32 +20,69 @@ const RECV_BUFFER_BYTES = 4 * 1024 * 1024
 
 export interface BindSpec { address: string, dhcpPort: number, proxyPort: number }
 
-function bindOne (via: Via, address: string, port: number, log: Logger, onMessage: MessageHandler, afterMessage: () => void): Promise<dgram.Socket> {
+/** One bound DHCP port, whichever socket reads it. */
+interface Endpoint {
+  port: () => number | undefined
+  /** calls `done` once the datagram is handed to the kernel (or failed to be) */
+  send: (buf: Buffer, to: Destination, done: (err?: NodeJS.ErrnoException) => void) => void
+  close: () => Promise<void>
+}
+
+interface BindArgs { via: Via, address: string, port: number, log: Logger, onMessage: MessageHandler, afterMessage: () => void }
+
+/** Log and keep serving: a handler that throws is a bug, never a reason to stop reading. */
+function deliver (a: BindArgs, msg: Buffer, address: string, port: number): void {
+  try {
+    a.onMessage(msg, { address, port }, a.via)
+  } catch (err) {
+    a.log.error({ err, via: a.via }, 'dhcp handler threw (bug)')
+  }
+  a.afterMessage()
+}
+
+function bindDgram (a: BindArgs): Promise<Endpoint> {
   return new Promise((resolve, reject) => {
     // A large receive buffer absorbs the burst of a rack powering on at once (capped by net.core.rmem_max).
     // Replies go to IP literals only (route.ts): no dns.lookup per send.
     const sock = dgram.createSocket({ type: 'udp4', recvBufferSize: RECV_BUFFER_BYTES, lookup: literalLookup })
     const onBindError = (err: NodeJS.ErrnoException): void => {
       sock.close()
-      reject(new BindError('dhcp', address, port, err))
+      reject(new BindError('dhcp', a.address, a.port, err))
     }
     sock.once('error', onBindError)
-    sock.bind({ address, port, exclusive: true }, () => {
+    sock.bind({ address: a.address, port: a.port, exclusive: true }, () => {
       sock.off('error', onBindError)
       sock.setBroadcast(true)
       // A datagram too large for the buffer, ICMP errors and the like: log, keep serving.
-      sock.on('error', (err) => log.warn({ err, via }, 'dhcp socket error'))
-      sock.on('message', (msg, rinfo) => {
-        try {
-          onMessage(msg, { address: rinfo.address, port: rinfo.port }, via)
-        } catch (err) {
-          log.error({ err, via }, 'dhcp handler threw (bug)')
-        }
-        afterMessage()
+      sock.on('error', (err) => a.log.warn({ err, via: a.via }, 'dhcp socket error'))
+      sock.on('message', (msg, rinfo) => { deliver(a, msg, rinfo.address, rinfo.port) })
+      resolve({
+        port: () => sock.address().port,
+        send: (buf, to, done) => { sock.send(buf, to.port, to.address, (err) => { done(err ?? undefined) }) },
+        close: () => new Promise<void>(resolve => sock.close(() => resolve()))
       })
-      resolve(sock)
     })
   })
+}
+
+/** The same port read by recvmmsg (net/udp-batch.ts): a batch of datagrams per wake-up and per call into JS. */
+function bindBatch (a: BindArgs, binding: UdpBatchBinding): Endpoint {
+  let sock: BatchUdpSocket
+  try {
+    sock = BatchUdpSocket.open(binding, a.address, a.port, RECV_BUFFER_BYTES, (msg, address, port) => { deliver(a, msg, address, port) },
+      (address, port) => { a.log.debug({ from: `${address}:${port}`, via: a.via }, 'oversized datagram dropped') },
+      (err) => { a.log.warn({ err, via: a.via }, 'dhcp socket error') })
+  } catch (err) {
+    throw new BindError('dhcp', a.address, a.port, err as NodeJS.ErrnoException)
+  }
+  return {
+    port: () => sock.port(),
+    send: (buf, to, done) => {
+      const code = sock.send(buf, to.port, to.address)
+      done(code === undefined ? undefined : Object.assign(new Error(`send ${code}`), { code, syscall: 'sendto' }))
+    },
+    close: async () => { sock.close() }
+  }
 }
 
 /**
@@ -66,7 +105,7 @@ const WARM_UP_MAX_MS = 3000
 const WARM_UP_QUIET_MS = 20
 
 export class DhcpSockets {
-  private readonly socks = new Map<Via, dgram.Socket>()
+  private readonly socks = new Map<Via, Endpoint>()
   /** while warming up: every reply goes here (the loopback client), whatever address the request names */
   private redirect: Destination | undefined
   /**
@@ -76,15 +115,32 @@ export class DhcpSockets {
    */
   readonly busyPoll = new BusyPoll(undefined, POLL_SLICE_MICROS)
 
-  constructor (private readonly log: Logger, private readonly busyPollMicros: () => number = () => 0) {}
+  /** The addon when batch receive is asked for and available (net/udp-batch.ts); dgram otherwise. */
+  private readonly batch: UdpBatchBinding | undefined
+  /** Why batch receive was asked for and is not used (logged by the service), if so. */
+  readonly batchUnavailable: string | undefined
+
+  constructor (private readonly log: Logger, private readonly busyPollMicros: () => number = () => 0, batchReceive = false) {
+    const loaded = batchReceive ? loadUdpBatch() : {}
+    this.batch = loaded.binding
+    this.batchUnavailable = batchReceive ? loaded.reason : undefined
+  }
+
+  /** What reads the ports: 'recvmmsg' (native/udp-batch) or 'dgram'. */
+  get receive (): 'recvmmsg' | 'dgram' { return this.batch !== undefined ? 'recvmmsg' : 'dgram' }
+
+  private async bind (via: Via, address: string, port: number, onMessage: MessageHandler): Promise<Endpoint> {
+    const args: BindArgs = { via, address, port, log: this.log, onMessage, afterMessage: this.afterMessage }
+    return this.batch !== undefined ? bindBatch(args, this.batch) : await bindDgram(args)
+  }
 
   /** Runs after each datagram; one function for the warm-up's sockets and the real ones (one call target for V8). */
   private readonly afterMessage = (): void => { this.busyPoll.hold(this.busyPollMicros()) }
 
   async start (spec: BindSpec, onMessage: MessageHandler): Promise<void> {
     try {
-      this.socks.set('dhcp', await bindOne('dhcp', spec.address, spec.dhcpPort, this.log, onMessage, this.afterMessage))
-      this.socks.set('proxy', await bindOne('proxy', spec.address, spec.proxyPort, this.log, onMessage, this.afterMessage))
+      this.socks.set('dhcp', await this.bind('dhcp', spec.address, spec.dhcpPort, onMessage))
+      this.socks.set('proxy', await this.bind('proxy', spec.address, spec.proxyPort, onMessage))
     } catch (err) {
       await this.stop()
       throw err
@@ -109,8 +165,8 @@ export class DhcpSockets {
     const bindPair = async (): Promise<Record<Via, number>> => {
       await this.stop()
       this.redirect = { address: '127.0.0.1', port: client.address().port, broadcast: false }
-      this.socks.set('dhcp', await bindOne('dhcp', '127.0.0.1', 0, this.log, onMessage, this.afterMessage))
-      this.socks.set('proxy', await bindOne('proxy', '127.0.0.1', 0, this.log, onMessage, this.afterMessage))
+      this.socks.set('dhcp', await this.bind('dhcp', '127.0.0.1', 0, onMessage))
+      this.socks.set('proxy', await this.bind('proxy', '127.0.0.1', 0, onMessage))
       return { dhcp: this.port('dhcp') as number, proxy: this.port('proxy') as number }
     }
     try {
@@ -169,7 +225,7 @@ export class DhcpSockets {
 
   /** Actual bound ports (tests bind port 0). */
   port (via: Via): number | undefined {
-    return this.socks.get(via)?.address().port
+    return this.socks.get(via)?.port()
   }
 
   /** Sends from the socket the request came in on, so 4011 replies come from 4011 (PXE spec 2.1 §2.2). */
@@ -178,7 +234,7 @@ export class DhcpSockets {
     if (sock === undefined) return Promise.resolve()
     if (this.redirect !== undefined) to = this.redirect
     return new Promise((resolve) => {
-      sock.send(buf, to.port, to.address, (err) => {
+      sock.send(buf, to, (err) => {
         if (err != null) {
           const hint = (err as NodeJS.ErrnoException).code === 'ENETUNREACH' && to.broadcast
             ? ': no route for 255.255.255.255 — give the host a default route, or `ip route add 255.255.255.255 dev <interface>`'
@@ -194,6 +250,6 @@ export class DhcpSockets {
     const all = [...this.socks.values()]
     this.socks.clear()
     this.redirect = undefined
-    await Promise.all(all.map(s => new Promise<void>(resolve => s.close(() => resolve()))))
+    await Promise.all(all.map(s => s.close()))
   }
 }

@@ -32,7 +32,8 @@ export interface DhcpServiceOptions {
 export function createService (ctx: AppContext, opts: DhcpServiceOptions = {}): DhcpService | undefined {
   if (ctx.config.current().dhcp.mode === 'off') return undefined
   const log = ctx.log.child({ proto: 'dhcp' })
-  const sockets = new DhcpSockets(log, () => ctx.config.current().dhcp.busyPollMicroseconds)
+  const sockets = new DhcpSockets(log, () => ctx.config.current().dhcp.busyPollMicroseconds, ctx.config.current().dhcp.batchReceive)
+  if (sockets.batchUnavailable !== undefined) log.warn(`dhcp.batchReceive: ${sockets.batchUnavailable}; reading with Node's dgram`)
   // During the warm-up the inventory writes to a stub; from the first real packet on, to the store. The accessor
   // reads ctx.store.machines either way, so the warm-up leaves type feedback for that load too (bench/dhcp: an
   // unread branch deoptimized Inventory.admit on the first real packet).
@@ -83,7 +84,7 @@ export function createService (ctx: AppContext, opts: DhcpServiceOptions = {}): 
         // Linux delivers 255.255.255.255 datagrams only to sockets bound to the wildcard address.
         log.warn({ bind: cfg.server.bind }, 'DHCP bound to one address: broadcast DISCOVERs from local clients will not arrive, only relayed and 4011 requests; use server.bind 0.0.0.0 to serve the local segment')
       }
-      log.info({ mode: cfg.dhcp.mode, bind: cfg.server.bind, ports: [sockets.port('dhcp'), sockets.port('proxy')] }, 'dhcp listening')
+      log.info({ mode: cfg.dhcp.mode, bind: cfg.server.bind, ports: [sockets.port('dhcp'), sockets.port('proxy')], receive: sockets.receive }, 'dhcp listening')
     },
     async stop () {
       await sockets.stop()

@@ -41,7 +41,8 @@ t.test('the synthetic requests look like the firmware the appliance serves', asy
   t.ok([0, 1, WARM_UP_MACHINES - 1].every(i => macOf(i).startsWith('026e62')), 'all with the warm-up\'s locally administered prefix')
 })
 
-t.test('every request is answered, and every answer goes to the loopback client, not where the packet says', async t => {
+for (const batchReceive of [false, true]) {
+t.test(`every request is answered, and every answer goes to the loopback client, not where the packet says (${batchReceive ? 'recvmmsg' : 'dgram'})`, async t => {
   // Replies to relayed requests would go to giaddr:ports.dhcp. Here giaddr is 127.0.0.1 and ports.dhcp a trap
   // socket: if the redirect failed, the trap would receive them.
   const trap = dgram.createSocket('udp4')
@@ -52,7 +53,8 @@ t.test('every request is answered, and every answer goes to the loopback client,
   t.teardown(() => trap.close())
   const cfg = testConfig({ ports: { dhcp: trap.address().port } })
   const ctx = { config: staticConfig(cfg), store: {} as Store, log: silentLogger, clock: systemClock }
-  const sockets = new DhcpSockets(silentLogger)
+  const sockets = new DhcpSockets(silentLogger, () => 0, batchReceive)
+  t.equal(sockets.receive, batchReceive ? 'recvmmsg' : 'dgram')
   const replies: Reply[] = []
   const stub = warmUpMachineStore()
   await Inventory.probe(stub)
@@ -72,6 +74,7 @@ t.test('every request is answered, and every answer goes to the loopback client,
   t.equal(decode(replies[0].buf).options.get(Opt.MESSAGE_TYPE)?.[0], MessageType.OFFER)
   t.equal(sockets.port('dhcp'), undefined, 'the loopback sockets are closed afterwards')
 })
+}
 
 t.test('the warm-up ends paced, one request at a time, so the busy-poll turn that spins runs before any real DISCOVER', async t => {
   // With 32 requests in flight the loop never had a turn to spare: the spinning turn (and its calibration, ~10 ms)

@@ -1,0 +1,139 @@
+// A UDP socket that reads datagrams in batches (native/udp-batch: recvmmsg(2), one JS call per batch, replies by a
+// synchronous non-blocking sendto(2)). It exists for one reason, measured in bench/dhcp (tenth pass): Node's dgram
+// spends more CPU per datagram (a Buffer with its own backing store, an rinfo object, a JS call, a send request and
+// its completion) than the kernel does, and a DHCP server in a boot storm drains its queue at that speed.
+// Linux only; loadUdpBatch() says why it is unavailable anywhere else (callers fall back to dgram).
+import { createRequire } from 'node:module'
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+
+export interface UdpBatchBinding {
+  open: (address: string, port: number, recvBufferBytes: number, slots: ArrayBuffer, meta: ArrayBuffer, onBatch: (n: number) => void) => object
+  port: (handle: object) => number | undefined
+  send: (handle: object, bytes: Uint8Array, address: number, port: number) => number
+  close: (handle: object) => void
+  errname: (errno: number) => string
+  BATCH: number
+  SLOT_BYTES: number
+}
+
+export type DatagramHandler = (msg: Buffer, address: string, port: number) => void
+
+/** The built addon, from src/net (tsx) or dist/src/net (compiled). */
+const CANDIDATES = ['../../native/udp-batch/build/Release/udp_batch.node', '../../../native/udp-batch/build/Release/udp_batch.node']
+
+let loaded: { binding?: UdpBatchBinding, reason?: string } | undefined
+
+/** The addon, or why it cannot be used here (once per thread). */
+export function loadUdpBatch (): { binding?: UdpBatchBinding, reason?: string } {
+  if (loaded !== undefined) return loaded
+  if (process.platform !== 'linux') return (loaded = { reason: `recvmmsg is Linux-only (this is ${process.platform})` })
+  const path = CANDIDATES.map(p => fileURLToPath(new URL(p, import.meta.url))).find(p => existsSync(p))
+  if (path === undefined) return (loaded = { reason: 'native/udp-batch is not built (npm run build builds it; it needs make and g++)' })
+  try {
+    loaded = { binding: createRequire(import.meta.url)(path) as UdpBatchBinding }
+  } catch (err) {
+    loaded = { reason: `native/udp-batch failed to load: ${(err as Error).message}` }
+  }
+  return loaded
+}
+
+/** Dotted quad → host-order uint32; undefined when it is not one. */
+export function ipv4ToUint32 (s: string): number | undefined {
+  let value = 0
+  let part = 0
+  let digits = 0
+  let dots = 0
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c === 46) {
+      if (digits === 0 || ++dots > 3) return undefined
+      value = value * 256 + part
+      part = 0
+      digits = 0
+    } else if (c >= 48 && c <= 57 && digits < 3) {
+      part = part * 10 + (c - 48)
+      if (part > 255) return undefined
+      digits++
+    } else {
+      return undefined
+    }
+  }
+  if (dots !== 3 || digits === 0) return undefined
+  return value * 256 + part
+}
+
+export function uint32ToIpv4 (n: number): string {
+  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`
+}
+
+export class BatchUdpSocket {
+  private handle: object | undefined
+  /** The source of the last datagram and its text: most datagrams in a storm come from one relay. */
+  private lastSource = -1
+  private lastSourceText = ''
+  private lastDest = ''
+  private lastDestValue = 0
+
+  private constructor (private readonly binding: UdpBatchBinding, private readonly slots: Buffer, private readonly meta: Uint32Array,
+    private readonly onDatagram: DatagramHandler, private readonly onTruncated: (address: string, port: number) => void,
+    private readonly onError: (err: NodeJS.ErrnoException) => void) {}
+
+  /**
+   * Binds address:port (exclusively, SO_BROADCAST on) and starts reading. Throws an Error with code and syscall
+   * (EADDRINUSE, EACCES…) as dgram would. Each datagram reaches `onDatagram` in a Buffer of its own, so it may be
+   * kept after the call returns; one truncated to the addon's slot (4 KiB, more than any DHCP message on Ethernet)
+   * goes to `onTruncated` instead.
+   */
+  static open (binding: UdpBatchBinding, address: string, port: number, recvBufferBytes: number, onDatagram: DatagramHandler,
+    onTruncated: (address: string, port: number) => void, onError: (err: NodeJS.ErrnoException) => void): BatchUdpSocket {
+    const slots = Buffer.from(new ArrayBuffer(binding.BATCH * binding.SLOT_BYTES))
+    const meta = new Uint32Array(binding.BATCH * 4)
+    const sock = new BatchUdpSocket(binding, slots, meta, onDatagram, onTruncated, onError)
+    sock.handle = binding.open(address, port, recvBufferBytes, slots.buffer as ArrayBuffer, meta.buffer, sock.onBatch)
+    return sock
+  }
+
+  private readonly onBatch = (n: number): void => {
+    if (n < 0) {
+      const code = this.binding.errname(n)
+      this.onError(Object.assign(new Error(`recvmmsg ${code}`), { code, errno: n, syscall: 'recvmmsg' }))
+      return
+    }
+    const slot = this.binding.SLOT_BYTES
+    for (let i = 0; i < n; i++) {
+      const length = this.meta[i * 4]
+      const source = this.meta[i * 4 + 1]
+      if (source !== this.lastSource) { this.lastSource = source; this.lastSourceText = uint32ToIpv4(source) }
+      const port = this.meta[i * 4 + 2]
+      if (this.meta[i * 4 + 3] !== 0) { this.onTruncated(this.lastSourceText, port); continue }
+      // A copy: the slot is overwritten by the next batch while a handler may still hold this datagram.
+      const msg = Buffer.allocUnsafe(length)
+      this.slots.copy(msg, 0, i * slot, i * slot + length)
+      this.onDatagram(msg, this.lastSourceText, port)
+    }
+  }
+
+  port (): number | undefined {
+    return this.handle === undefined ? undefined : this.binding.port(this.handle)
+  }
+
+  /** Sends at once (non-blocking); returns the error code (ENETUNREACH, EAGAIN…) or undefined. */
+  send (bytes: Uint8Array, port: number, address: string): string | undefined {
+    if (this.handle === undefined) return 'EBADF'
+    if (address !== this.lastDest) {
+      const value = ipv4ToUint32(address)
+      if (value === undefined) return 'EINVAL'
+      this.lastDest = address
+      this.lastDestValue = value
+    }
+    const err = this.binding.send(this.handle, bytes, this.lastDestValue, port)
+    return err === 0 ? undefined : this.binding.errname(err)
+  }
+
+  close (): void {
+    if (this.handle === undefined) return
+    this.binding.close(this.handle)
+    this.handle = undefined
+  }
+}
