@@ -21,3 +21,10 @@ t.test('node dist/src/main.js --help, serve --help and check-config work from an
   const check = run('check-config')
   t.equal(check.status, 0, `check-config on the embedded config: ${check.stdout}${check.stderr}`)
 })
+
+t.test('the compiled package finds the native/udp-batch addon (the DHCP ports\' recvmmsg reader)', { skip }, async t => {
+  const probe = `import(${JSON.stringify(join(repo, 'dist/src/net/udp-batch.js'))}).then(m => console.log(m.loadUdpBatch().reason ?? 'loaded'))`
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { cwd: tmpdir(), encoding: 'utf8' })
+  t.equal(r.status, 0, r.stderr)
+  t.equal(r.stdout.trim(), 'loaded')
+})
