@@ -44,6 +44,7 @@ typedef struct endpoint {
   struct iovec iov[BATCH];
   struct sockaddr_in from[BATCH];
   int open;
+  int owners;
 } endpoint_t;
 
 #define CHECK(env, call)                                                       \
@@ -122,11 +123,17 @@ static void on_readable (uv_poll_t *poll, int status, int events) {
   call_on_batch(ep, n);
 }
 
-static napi_value get_endpoint (napi_env env, napi_value handle, endpoint_t **out) {
+// The endpoint a call names in its first argument, with its first `want` arguments in argv; NULL (and a pending
+// TypeError) when they are not there.
+static endpoint_t *endpoint_args (napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
   void *data = NULL;
-  CHECK(env, napi_get_value_external(env, handle, &data));
-  *out = data;
-  return handle;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want ||
+      napi_get_value_external(env, argv[0], &data) != napi_ok || data == NULL) {
+    napi_throw_type_error(env, NULL, "udp_batch: expected a socket handle and its arguments");
+    return NULL;
+  }
+  return data;
 }
 
 static void release (endpoint_t *ep) {
@@ -139,8 +146,19 @@ static void release (endpoint_t *ep) {
   napi_delete_reference(ep->env, ep->meta_ref);
 }
 
+// Two owners: the JS handle (its finalizer) and the closed poll handle. The memory goes when both let go, so a
+// call on a handle kept after close() finds the endpoint closed instead of freed memory.
+static void drop_owner (endpoint_t *ep) {
+  if (--ep->owners == 0) free(ep);
+}
+
 static void free_after_close (uv_handle_t *handle) {
-  free(handle->data);
+  drop_owner(handle->data);
+}
+
+static void finalize_handle (napi_env env, void *data, void *hint) {
+  (void)env; (void)hint;
+  drop_owner(data);
 }
 
 // The worker thread (or the process) goes away with the socket still open: stop polling, close the descriptor.
@@ -212,16 +230,22 @@ static napi_value js_open (napi_env env, napi_callback_info info) {
   uv_poll_start(&ep->poll, UV_READABLE, on_readable);
   napi_add_env_cleanup_hook(env, cleanup_hook, ep);
   napi_value handle;
-  CHECK(env, napi_create_external(env, ep, NULL, NULL, &handle));
+  ep->owners = 2;
+  if (napi_create_external(env, ep, finalize_handle, NULL, &handle) != napi_ok) {
+    ep->owners = 1;
+    napi_remove_env_cleanup_hook(env, cleanup_hook, ep);
+    release(ep);
+    uv_close((uv_handle_t *)&ep->poll, free_after_close);
+    napi_throw_error(env, NULL, "udp_batch: cannot create the handle");
+    return NULL;
+  }
   return handle;
 }
 
 static napi_value js_port (napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  endpoint_t *ep;
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (get_endpoint(env, argv[0], &ep) == NULL) return NULL;
+  endpoint_t *ep = endpoint_args(env, info, 1, argv);
+  if (ep == NULL) return NULL;
   struct sockaddr_in sin;
   socklen_t len = sizeof sin;
   napi_value out;
@@ -231,11 +255,9 @@ static napi_value js_port (napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_send (napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  endpoint_t *ep;
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 4 || get_endpoint(env, argv[0], &ep) == NULL) return NULL;
+  endpoint_t *ep = endpoint_args(env, info, 4, argv);
+  if (ep == NULL) return NULL;
   napi_typedarray_type type;
   size_t length = 0;
   void *data = NULL;
@@ -261,11 +283,9 @@ static napi_value js_send (napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_close (napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  endpoint_t *ep;
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (get_endpoint(env, argv[0], &ep) == NULL) return NULL;
+  endpoint_t *ep = endpoint_args(env, info, 1, argv);
+  if (ep == NULL) return NULL;
   if (ep->open) {
     napi_remove_env_cleanup_hook(env, cleanup_hook, ep);
     release(ep);

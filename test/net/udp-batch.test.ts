@@ -83,6 +83,21 @@ t.test('send errors come back as codes; close is idempotent', async t => {
   t.equal(sock.send(Buffer.from('x'), 9, '127.0.0.1'), 'EBADF')
 })
 
+t.test('calls on a closed raw handle find it closed (the handle keeps the endpoint alive); wrong arguments throw', async t => {
+  const h = binding.open('127.0.0.1', 0, 0, new ArrayBuffer(binding.BATCH * binding.SLOT_BYTES), new ArrayBuffer(binding.BATCH * 16), () => {})
+  t.ok((binding.port(h) ?? 0) > 0)
+  binding.close(h)
+  // libuv's turn to finish closing the poll handle: the endpoint stays, held by the handle, until the handle is collected.
+  await new Promise(resolve => setImmediate(resolve))
+  await new Promise(resolve => setTimeout(resolve, 5))
+  t.equal(binding.port(h), undefined, 'port: none')
+  t.equal(binding.errname(binding.send(h, Buffer.from('x'), 0x7f000001, 9)), 'EBADF', 'send: EBADF')
+  binding.close(h)
+  t.throws(() => binding.send({} as object, Buffer.from('x'), 0x7f000001, 9), TypeError, 'not a handle')
+  t.throws(() => (binding.port as unknown as () => number)(), TypeError, 'no handle')
+  t.throws(() => binding.open('127.0.0.1', 0, 0, new ArrayBuffer(16), new ArrayBuffer(16), () => {}), RangeError, 'buffers too small')
+})
+
 t.test('bind errors carry code and syscall as dgram\'s do', async t => {
   const holder = await client()
   t.teardown(() => holder.close())
