@@ -6,11 +6,13 @@
 // Linux only. Exports (src/net/udp-batch.ts is the only caller):
 //   open(address, port, recvBufferBytes, slots, meta, onBatch) -> handle   throws Error{code, syscall}
 //   port(handle) -> number
+//   recvBufferBytes(handle) -> number                                     what the kernel granted
 //   send(handle, bytes, addressU32, port) -> 0 | errno                     non-blocking, never throws for I/O
 //   close(handle)
-//   BATCH, SLOT_BYTES
+//   BATCH, SLOT_BYTES, META_FIELDS
 // `slots` is an ArrayBuffer of BATCH * SLOT_BYTES bytes, datagram i at i * SLOT_BYTES; `meta` an ArrayBuffer of
-// BATCH * 4 uint32: length, IPv4 source (host order), source port, flags (1: truncated to SLOT_BYTES). onBatch(n)
+// BATCH * 5 uint32: length, IPv4 source (host order), source port, flags (1: truncated to SLOT_BYTES), and the
+// socket's drop counter when the datagram was queued (SO_RXQ_OVFL; 0 until the kernel has dropped one). onBatch(n)
 // is called with the number of datagrams read, or with -errno when recvmmsg failed.
 #define _GNU_SOURCE
 #include <node_api.h>
@@ -28,7 +30,7 @@
 #define BATCH 32
 // Larger than any DHCP message on an Ethernet segment (RFC 2131 §2: 576 bytes minimum, 1,500-byte MTU in practice).
 #define SLOT_BYTES 4096
-#define META_FIELDS 4
+#define META_FIELDS 5
 #define FLAG_TRUNCATED 1u
 
 typedef struct endpoint {
@@ -43,6 +45,8 @@ typedef struct endpoint {
   struct mmsghdr msgs[BATCH];
   struct iovec iov[BATCH];
   struct sockaddr_in from[BATCH];
+  // Room for one SO_RXQ_OVFL control message per datagram (the socket's drop counter), aligned for cmsghdr.
+  union { char buf[CMSG_SPACE(sizeof(uint32_t))]; struct cmsghdr align; } control[BATCH];
   int open;
   int owners;
 } endpoint_t;
@@ -100,8 +104,8 @@ static void on_readable (uv_poll_t *poll, int status, int events) {
     ep->msgs[i].msg_hdr.msg_namelen = sizeof ep->from[i];
     ep->msgs[i].msg_hdr.msg_iov = &ep->iov[i];
     ep->msgs[i].msg_hdr.msg_iovlen = 1;
-    ep->msgs[i].msg_hdr.msg_control = NULL;
-    ep->msgs[i].msg_hdr.msg_controllen = 0;
+    ep->msgs[i].msg_hdr.msg_control = ep->control[i].buf;
+    ep->msgs[i].msg_hdr.msg_controllen = sizeof ep->control[i].buf;
     ep->msgs[i].msg_hdr.msg_flags = 0;
     ep->msgs[i].msg_len = 0;
   }
@@ -119,6 +123,10 @@ static void on_readable (uv_poll_t *poll, int status, int events) {
     m[1] = ntohl(ep->from[i].sin_addr.s_addr);
     m[2] = ntohs(ep->from[i].sin_port);
     m[3] = (ep->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) != 0 ? FLAG_TRUNCATED : 0;
+    m[4] = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&ep->msgs[i].msg_hdr); c != NULL; c = CMSG_NXTHDR(&ep->msgs[i].msg_hdr, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) memcpy(&m[4], CMSG_DATA(c), sizeof(uint32_t));
+    }
   }
   call_on_batch(ep, n);
 }
@@ -203,6 +211,9 @@ static napi_value js_open (napi_env env, napi_callback_info info) {
   }
   // Capped by net.core.rmem_max, as with dgram's recvBufferSize; a failure here is not fatal.
   if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  // Each datagram then carries the number of datagrams the kernel dropped on this socket so far because its
+  // receive buffer was full (socket(7), SO_RXQ_OVFL): the only sign of requests lost before we could read them.
+  setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
   // No SO_REUSEADDR: like dgram's exclusive bind, a second DHCP server on the port is an error, not a silent share.
   if (bind(fd, (struct sockaddr *)&sin, sizeof sin) < 0) {
     int err = errno; close(fd); return throw_errno(env, "bind", err, address, port);
@@ -251,6 +262,19 @@ static napi_value js_port (napi_env env, napi_callback_info info) {
   napi_value out;
   if (!ep->open || getsockname(ep->fd, (struct sockaddr *)&sin, &len) < 0) { napi_get_undefined(env, &out); return out; }
   CHECK(env, napi_create_uint32(env, ntohs(sin.sin_port), &out));
+  return out;
+}
+
+// The receive buffer the kernel granted (twice what was asked, capped by net.core.rmem_max; socket(7)).
+static napi_value js_recv_buffer_bytes (napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  endpoint_t *ep = endpoint_args(env, info, 1, argv);
+  if (ep == NULL) return NULL;
+  int size = 0;
+  socklen_t len = sizeof size;
+  napi_value out;
+  if (!ep->open || getsockopt(ep->fd, SOL_SOCKET, SO_RCVBUF, &size, &len) < 0) { napi_get_undefined(env, &out); return out; }
+  CHECK(env, napi_create_int32(env, size, &out));
   return out;
 }
 
@@ -309,15 +333,18 @@ NAPI_MODULE_INIT () {
   napi_property_descriptor props[] = {
     { "open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL },
     { "port", NULL, js_port, NULL, NULL, NULL, napi_default, NULL },
+    { "recvBufferBytes", NULL, js_recv_buffer_bytes, NULL, NULL, NULL, napi_default, NULL },
     { "send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL },
     { "close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL },
     { "errname", NULL, js_errname, NULL, NULL, NULL, napi_default, NULL },
   };
-  napi_value batch, slot;
+  napi_value batch, slot, fields;
   napi_create_uint32(env, BATCH, &batch);
   napi_create_uint32(env, SLOT_BYTES, &slot);
+  napi_create_uint32(env, META_FIELDS, &fields);
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   napi_set_named_property(env, exports, "BATCH", batch);
   napi_set_named_property(env, exports, "SLOT_BYTES", slot);
+  napi_set_named_property(env, exports, "META_FIELDS", fields);
   return exports;
 }

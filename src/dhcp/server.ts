@@ -65,13 +65,52 @@ function bindDgram (a: BindArgs): Promise<Endpoint> {
   })
 }
 
+/** Drops reported by the kernel are logged at most this often (the rest are summed into the next line). */
+const DROP_LOG_INTERVAL_MS = 10_000
+
+/**
+ * A boot storm faster than the thread reads it fills the socket's receive buffer and the kernel drops requests
+ * before anyone sees them (clients retry, slower). recvmmsg reports the count (SO_RXQ_OVFL): say so, and what to do.
+ */
+function dropReporter (a: BindArgs, sock: () => BatchUdpSocket): { report: (dropped: number) => void, flush: () => void } {
+  let pending = 0
+  let loggedAt = -Infinity
+  let timer: NodeJS.Timeout | undefined
+  const flush = (): void => {
+    if (timer !== undefined) clearTimeout(timer)
+    timer = undefined
+    if (pending === 0) return
+    const granted = sock().recvBufferBytes() ?? 0
+    // Linux grants twice what is asked, capped at twice net.core.rmem_max (socket(7)).
+    const hint = granted < 2 * RECV_BUFFER_BYTES
+      ? `raise net.core.rmem_max to let the appliance have the ${RECV_BUFFER_BYTES / 1048576} MiB it asks for (sysctl -w net.core.rmem_max=${RECV_BUFFER_BYTES})`
+      : 'the DHCP thread did not keep up: see what else runs on this machine'
+    a.log.warn({ via: a.via, dropped: pending, recvBufferBytes: granted },
+      `the kernel dropped ${pending} DHCP datagram(s) on the ${a.via === 'proxy' ? 'proxyDHCP (4011)' : 'DHCP'} port: its receive buffer (${Math.round(granted / 1024)} KiB) was full; clients retry. ${hint}`)
+    pending = 0
+    loggedAt = Date.now()
+  }
+  const report = (dropped: number): void => {
+    pending += dropped
+    if (timer !== undefined) return
+    const wait = loggedAt + DROP_LOG_INTERVAL_MS - Date.now()
+    if (wait <= 0) flush()
+    else { timer = setTimeout(flush, wait); timer.unref() }
+  }
+  return { report, flush }
+}
+
 /** The same port read by recvmmsg (net/udp-batch.ts): a batch of datagrams per wake-up and per call into JS. */
 function bindBatch (a: BindArgs, binding: UdpBatchBinding): Endpoint {
   let sock: BatchUdpSocket
+  const drops = dropReporter(a, () => sock)
   try {
-    sock = BatchUdpSocket.open(binding, a.address, a.port, RECV_BUFFER_BYTES, (msg, address, port) => { deliver(a, msg, address, port) },
-      (address, port) => { a.log.debug({ from: `${address}:${port}`, via: a.via }, 'oversized datagram dropped') },
-      (err) => { a.log.warn({ err, via: a.via }, 'dhcp socket error') })
+    sock = BatchUdpSocket.open(binding, a.address, a.port, RECV_BUFFER_BYTES, {
+      datagram: (msg, address, port) => { deliver(a, msg, address, port) },
+      truncated: (address, port) => { a.log.debug({ from: `${address}:${port}`, via: a.via }, 'oversized datagram dropped') },
+      dropped: drops.report,
+      error: (err) => { a.log.warn({ err, via: a.via }, 'dhcp socket error') }
+    })
   } catch (err) {
     throw new BindError('dhcp', a.address, a.port, err as NodeJS.ErrnoException)
   }
@@ -81,7 +120,8 @@ function bindBatch (a: BindArgs, binding: UdpBatchBinding): Endpoint {
       const code = sock.send(buf, to.port, to.address)
       done(code === undefined ? undefined : Object.assign(new Error(`send ${code}`), { code, syscall: 'sendto' }))
     },
-    close: async () => { sock.close() }
+    // Drops not yet logged (the 10 s limit) are logged before the socket goes.
+    close: async () => { drops.flush(); sock.close() }
   }
 }
 

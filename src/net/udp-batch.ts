@@ -10,14 +10,25 @@ import { fileURLToPath } from 'node:url'
 export interface UdpBatchBinding {
   open: (address: string, port: number, recvBufferBytes: number, slots: ArrayBuffer, meta: ArrayBuffer, onBatch: (n: number) => void) => object
   port: (handle: object) => number | undefined
+  recvBufferBytes: (handle: object) => number | undefined
   send: (handle: object, bytes: Uint8Array, address: number, port: number) => number
   close: (handle: object) => void
   errname: (errno: number) => string
   BATCH: number
   SLOT_BYTES: number
+  META_FIELDS: number
 }
 
-export type DatagramHandler = (msg: Buffer, address: string, port: number) => void
+export interface BatchHandlers {
+  /** each datagram, in a Buffer of its own (it may be kept after the call returns) */
+  datagram: (msg: Buffer, address: string, port: number) => void
+  /** a datagram longer than the addon's slot (4 KiB, more than any DHCP message on Ethernet): not delivered */
+  truncated: (address: string, port: number) => void
+  /** the kernel dropped `dropped` datagrams (`total` so far) because the receive buffer was full (SO_RXQ_OVFL) */
+  dropped: (dropped: number, total: number) => void
+  /** recvmmsg failed; the socket stays open */
+  error: (err: NodeJS.ErrnoException) => void
+}
 
 /** The built addon, from src/net (tsx) or dist/src/net (compiled). */
 const CANDIDATES = ['../../native/udp-batch/build/Release/udp_batch.node', '../../../native/udp-batch/build/Release/udp_batch.node']
@@ -74,22 +85,20 @@ export class BatchUdpSocket {
   private lastSourceText = ''
   private lastDest = ''
   private lastDestValue = 0
+  /** the kernel's drop counter as last reported */
+  private dropsSeen = 0
 
   private constructor (private readonly binding: UdpBatchBinding, private readonly slots: Buffer, private readonly meta: Uint32Array,
-    private readonly onDatagram: DatagramHandler, private readonly onTruncated: (address: string, port: number) => void,
-    private readonly onError: (err: NodeJS.ErrnoException) => void) {}
+    private readonly on: BatchHandlers) {}
 
   /**
    * Binds address:port (exclusively, SO_BROADCAST on) and starts reading. Throws an Error with code and syscall
-   * (EADDRINUSE, EACCES…) as dgram would. Each datagram reaches `onDatagram` in a Buffer of its own, so it may be
-   * kept after the call returns; one truncated to the addon's slot (4 KiB, more than any DHCP message on Ethernet)
-   * goes to `onTruncated` instead.
+   * (EADDRINUSE, EACCES…) as dgram would.
    */
-  static open (binding: UdpBatchBinding, address: string, port: number, recvBufferBytes: number, onDatagram: DatagramHandler,
-    onTruncated: (address: string, port: number) => void, onError: (err: NodeJS.ErrnoException) => void): BatchUdpSocket {
+  static open (binding: UdpBatchBinding, address: string, port: number, recvBufferBytes: number, on: BatchHandlers): BatchUdpSocket {
     const slots = Buffer.from(new ArrayBuffer(binding.BATCH * binding.SLOT_BYTES))
-    const meta = new Uint32Array(binding.BATCH * 4)
-    const sock = new BatchUdpSocket(binding, slots, meta, onDatagram, onTruncated, onError)
+    const meta = new Uint32Array(binding.BATCH * binding.META_FIELDS)
+    const sock = new BatchUdpSocket(binding, slots, meta, on)
     sock.handle = binding.open(address, port, recvBufferBytes, slots.buffer as ArrayBuffer, meta.buffer, sock.onBatch)
     return sock
   }
@@ -97,21 +106,35 @@ export class BatchUdpSocket {
   private readonly onBatch = (n: number): void => {
     if (n < 0) {
       const code = this.binding.errname(n)
-      this.onError(Object.assign(new Error(`recvmmsg ${code}`), { code, errno: n, syscall: 'recvmmsg' }))
+      this.on.error(Object.assign(new Error(`recvmmsg ${code}`), { code, errno: n, syscall: 'recvmmsg' }))
       return
     }
     const slot = this.binding.SLOT_BYTES
+    const stride = this.binding.META_FIELDS
+    let drops = this.dropsSeen
     for (let i = 0; i < n; i++) {
-      const length = this.meta[i * 4]
-      const source = this.meta[i * 4 + 1]
+      const m = i * stride
+      const length = this.meta[m]
+      const source = this.meta[m + 1]
       if (source !== this.lastSource) { this.lastSource = source; this.lastSourceText = uint32ToIpv4(source) }
-      const port = this.meta[i * 4 + 2]
-      if (this.meta[i * 4 + 3] !== 0) { this.onTruncated(this.lastSourceText, port); continue }
+      const port = this.meta[m + 2]
+      if (this.meta[m + 4] > drops) drops = this.meta[m + 4]
+      if (this.meta[m + 3] !== 0) { this.on.truncated(this.lastSourceText, port); continue }
       // A copy: the slot is overwritten by the next batch while a handler may still hold this datagram.
       const msg = Buffer.allocUnsafe(length)
       this.slots.copy(msg, 0, i * slot, i * slot + length)
-      this.onDatagram(msg, this.lastSourceText, port)
+      this.on.datagram(msg, this.lastSourceText, port)
     }
+    if (drops > this.dropsSeen) {
+      const dropped = drops - this.dropsSeen
+      this.dropsSeen = drops
+      this.on.dropped(dropped, drops)
+    }
+  }
+
+  /** The receive buffer the kernel granted, in bytes (twice what was asked, capped by net.core.rmem_max). */
+  recvBufferBytes (): number | undefined {
+    return this.handle === undefined ? undefined : this.binding.recvBufferBytes(this.handle)
   }
 
   port (): number | undefined {

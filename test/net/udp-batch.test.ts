@@ -1,10 +1,11 @@
 // native/udp-batch through src/net/udp-batch.ts, on loopback, against Node's dgram as the peer: every datagram
 // arrives whole with its source, in batches, in a Buffer of its own; replies go out; errors carry errno codes as
 // dgram's would; a worker thread that ends with a socket open gives its port back.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import dgram from 'node:dgram'
 import { Worker } from 'node:worker_threads'
-import { loadUdpBatch, BatchUdpSocket, ipv4ToUint32, uint32ToIpv4, type UdpBatchBinding } from '../../src/net/udp-batch.js'
+import { spawnSync } from 'node:child_process'
+import { loadUdpBatch, BatchUdpSocket, ipv4ToUint32, uint32ToIpv4, type BatchHandlers, type UdpBatchBinding } from '../../src/net/udp-batch.js'
 
 const loaded = loadUdpBatch()
 
@@ -15,6 +16,15 @@ t.test('the addon is built and loads (npm run build builds it)', async t => {
 })
 
 const binding = loaded.binding as UdpBatchBinding
+
+/** Handlers that fail the test when anything but a datagram arrives. */
+const quiet = (t: Test): BatchHandlers => ({
+  datagram: () => {},
+  truncated: () => t.fail('nothing is truncated'),
+  dropped: (n) => t.fail(`the kernel dropped ${n}`),
+  error: (err) => t.fail(String(err))
+})
+const ignore: BatchHandlers = { datagram: () => {}, truncated: () => {}, dropped: () => {}, error: () => {} }
 
 async function client (): Promise<dgram.Socket> {
   const c = dgram.createSocket('udp4')
@@ -35,10 +45,13 @@ t.test('a burst arrives whole, in order, with its source, several datagrams per 
   // Microtasks run when a batch's call into JS returns (napi_make_callback): one per delivery counts the batches.
   let batches = 0
   let counting = false
-  const sock = BatchUdpSocket.open(binding, '127.0.0.1', 0, 1 << 20, (msg, address, port) => {
-    got.push({ msg, address, port })
-    if (!counting) { counting = true; queueMicrotask(() => { counting = false; batches++ }) }
-  }, () => t.fail('nothing is truncated'), (err) => t.fail(String(err)))
+  const sock = BatchUdpSocket.open(binding, '127.0.0.1', 0, 1 << 20, {
+    ...quiet(t),
+    datagram: (msg, address, port) => {
+      got.push({ msg, address, port })
+      if (!counting) { counting = true; queueMicrotask(() => { counting = false; batches++ }) }
+    }
+  })
   t.teardown(() => sock.close())
   const c = await client()
   t.teardown(() => c.close())
@@ -59,9 +72,11 @@ t.test('a burst arrives whole, in order, with its source, several datagrams per 
 
 t.test('replies go to the address and port given; a truncated datagram is reported, not delivered', async t => {
   const truncated: string[] = []
-  const sock = BatchUdpSocket.open(binding, '127.0.0.1', 0, 1 << 20, (msg, address, port) => {
-    t.equal(sock.send(Buffer.concat([Buffer.from('re:'), msg]), port, address), undefined, 'sent')
-  }, (address, port) => { truncated.push(`${address}:${port}`) }, (err) => t.fail(String(err)))
+  const sock = BatchUdpSocket.open(binding, '127.0.0.1', 0, 1 << 20, {
+    ...quiet(t),
+    datagram: (msg, address, port) => { t.equal(sock.send(Buffer.concat([Buffer.from('re:'), msg]), port, address), undefined, 'sent') },
+    truncated: (address, port) => { truncated.push(`${address}:${port}`) }
+  })
   t.teardown(() => sock.close())
   const c = await client()
   t.teardown(() => c.close())
@@ -72,8 +87,37 @@ t.test('replies go to the address and port given; a truncated datagram is report
   t.same(truncated, [`127.0.0.1:${c.address().port}`], 'the oversized one reported with its source')
 })
 
+t.test('datagrams the kernel dropped on a full receive buffer are counted: received + dropped = sent', async t => {
+  let received = 0
+  const drops: Array<[number, number]> = []
+  // The smallest receive buffer the kernel allows (a few KiB): most of the burst below cannot fit.
+  const sock = BatchUdpSocket.open(binding, '127.0.0.1', 0, 1, {
+    ...quiet(t),
+    datagram: () => { received++ },
+    dropped: (n, total) => { drops.push([n, total]) }
+  })
+  t.teardown(() => sock.close())
+  t.ok((sock.recvBufferBytes() ?? 0) < 16384, `a small receive buffer (${sock.recvBufferBytes()} bytes)`)
+  // spawnSync blocks this thread's loop while another process sends the burst, so nothing is read meanwhile.
+  const N = 300
+  const burst = `import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nfor i in range(${N}): s.sendto(bytes(300), ('127.0.0.1', ${sock.port()}))\n`
+  const r = spawnSync('python3', ['-c', burst], { encoding: 'utf8' })
+  t.equal(r.status, 0, r.stderr)
+  // The drop counter rides on the datagrams queued after the drops: one more, once the buffer has room again.
+  await new Promise(resolve => setTimeout(resolve, 20))
+  const c = await client()
+  t.teardown(() => c.close())
+  c.send(Buffer.alloc(300), sock.port() as number, '127.0.0.1')
+  const deadline = Date.now() + 3000
+  while (received + (drops.at(-1)?.[1] ?? 0) < N + 1 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 5))
+  const total = drops.at(-1)?.[1] ?? 0
+  t.ok(total > 0, `the kernel dropped some (${total}) and said so`)
+  t.equal(received + total, N + 1, `every datagram either read (${received}) or counted as dropped (${total})`)
+  t.equal(drops.reduce((sum, [n]) => sum + n, 0), total, 'the reports add up to the total')
+})
+
 t.test('send errors come back as codes; close is idempotent', async t => {
-  const sock = BatchUdpSocket.open(binding, '127.0.0.1', 0, 0, () => {}, () => {}, () => {})
+  const sock = BatchUdpSocket.open(binding, '127.0.0.1', 0, 0, ignore)
   t.equal(sock.send(Buffer.from('x'), 9, 'not-an-ip'), 'EINVAL')
   // As a destination 0.0.0.0 is this host (RFC 1122 §3.2.1.3): the datagram stays on loopback.
   t.equal(sock.send(Buffer.from('x'), 9, '0.0.0.0'), undefined, '0.0.0.0 means this host')
@@ -84,7 +128,7 @@ t.test('send errors come back as codes; close is idempotent', async t => {
 })
 
 t.test('calls on a closed raw handle find it closed (the handle keeps the endpoint alive); wrong arguments throw', async t => {
-  const h = binding.open('127.0.0.1', 0, 0, new ArrayBuffer(binding.BATCH * binding.SLOT_BYTES), new ArrayBuffer(binding.BATCH * 16), () => {})
+  const h = binding.open('127.0.0.1', 0, 0, new ArrayBuffer(binding.BATCH * binding.SLOT_BYTES), new ArrayBuffer(binding.BATCH * binding.META_FIELDS * 4), () => {})
   t.ok((binding.port(h) ?? 0) > 0)
   binding.close(h)
   // libuv's turn to finish closing the poll handle: the endpoint stays, held by the handle, until the handle is collected.
@@ -101,11 +145,11 @@ t.test('calls on a closed raw handle find it closed (the handle keeps the endpoi
 t.test('bind errors carry code and syscall as dgram\'s do', async t => {
   const holder = await client()
   t.teardown(() => holder.close())
-  const err = t.throws(() => BatchUdpSocket.open(binding, '127.0.0.1', holder.address().port, 0, () => {}, () => {}, () => {})) as NodeJS.ErrnoException
+  const err = t.throws(() => BatchUdpSocket.open(binding, '127.0.0.1', holder.address().port, 0, ignore)) as NodeJS.ErrnoException
   t.equal(err.code, 'EADDRINUSE')
   t.equal(err.syscall, 'bind')
   t.match(err.message, `bind EADDRINUSE 127.0.0.1:${holder.address().port}`)
-  const bad = t.throws(() => BatchUdpSocket.open(binding, '192.0.2.1', 0, 0, () => {}, () => {}, () => {})) as NodeJS.ErrnoException
+  const bad = t.throws(() => BatchUdpSocket.open(binding, '192.0.2.1', 0, 0, ignore)) as NodeJS.ErrnoException
   t.equal(bad.code, 'EADDRNOTAVAIL', 'not an address of this host')
 })
 
@@ -114,7 +158,7 @@ t.test('a worker thread that ends with its socket open gives the port back', asy
   const w = new Worker(`
     const { parentPort, workerData } = require('node:worker_threads')
     const b = require(workerData)
-    const h = b.open('127.0.0.1', 0, 0, new ArrayBuffer(b.BATCH * b.SLOT_BYTES), new ArrayBuffer(b.BATCH * 16), () => {})
+    const h = b.open('127.0.0.1', 0, 0, new ArrayBuffer(b.BATCH * b.SLOT_BYTES), new ArrayBuffer(b.BATCH * b.META_FIELDS * 4), () => {})
     parentPort.postMessage(b.port(h))
   `, { eval: true, workerData: path })
   const port = await new Promise<number>(resolve => w.once('message', resolve))
