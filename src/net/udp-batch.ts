@@ -33,16 +33,16 @@ export interface BatchHandlers {
 /** The built addon, from src/net (tsx) or dist/src/net (compiled). */
 const CANDIDATES = ['../../native/udp-batch/build/Release/udp_batch.node', '../../../native/udp-batch/build/Release/udp_batch.node']
 
-let loaded: { binding?: UdpBatchBinding, reason?: string } | undefined
+let loaded: { binding?: UdpBatchBinding, path?: string, reason?: string } | undefined
 
-/** The addon, or why it cannot be used here (once per thread). */
-export function loadUdpBatch (): { binding?: UdpBatchBinding, reason?: string } {
+/** The addon and the file it came from, or why it cannot be used here (once per thread). */
+export function loadUdpBatch (): { binding?: UdpBatchBinding, path?: string, reason?: string } {
   if (loaded !== undefined) return loaded
   if (process.platform !== 'linux') return (loaded = { reason: `recvmmsg is Linux-only (this is ${process.platform})` })
   const path = CANDIDATES.map(p => fileURLToPath(new URL(p, import.meta.url))).find(p => existsSync(p))
   if (path === undefined) return (loaded = { reason: 'native/udp-batch is not built (npm run build builds it; it needs make and g++)' })
   try {
-    loaded = { binding: createRequire(import.meta.url)(path) as UdpBatchBinding }
+    loaded = { binding: createRequire(import.meta.url)(path) as UdpBatchBinding, path }
   } catch (err) {
     loaded = { reason: `native/udp-batch failed to load: ${(err as Error).message}` }
   }

@@ -154,13 +154,12 @@ t.test('bind errors carry code and syscall as dgram\'s do', async t => {
 })
 
 t.test('a worker thread that ends with its socket open gives the port back', async t => {
-  const path = (await import('node:module')).createRequire(import.meta.url).resolve('../../native/udp-batch/build/Release/udp_batch.node')
   const w = new Worker(`
     const { parentPort, workerData } = require('node:worker_threads')
     const b = require(workerData)
     const h = b.open('127.0.0.1', 0, 0, new ArrayBuffer(b.BATCH * b.SLOT_BYTES), new ArrayBuffer(b.BATCH * b.META_FIELDS * 4), () => {})
     parentPort.postMessage(b.port(h))
-  `, { eval: true, workerData: path })
+  `, { eval: true, workerData: loaded.path })
   const port = await new Promise<number>(resolve => w.once('message', resolve))
   t.ok(port > 0, 'the worker bound a port')
   await w.terminate()
