@@ -4,7 +4,7 @@
 // GC pause of the heap serving DHCP (NBD_GC_LOG in test/dhcp/lab/run-service.ts). --in-thread: the DHCP service on the
 // main thread instead of its own (src/dhcp/thread/).
 //   npx tsx bench/dhcp/diagnose.ts [--runs 2] [--seconds 5] [--rate 5000] [--clients 1000] [--store level|memory] [--busy-poll 300]
-//     [--idle 1] [--new-macs] [--cpus shared|split]
+//     [--idle 1] [--new-macs] [--cpus shared|split] [--thread-nice N]
 // --idle S: the appliance sits idle S seconds before each storm (V8's memory reducer shrinks an idle heap after ~8 s);
 // --new-macs: each storm comes from other MACs (every DISCOVER of its first round a first contact). Per storm it also
 // prints what the service's threads did (bench/dhcp/proc-stats.ts): CPU, page faults, preemptions.
@@ -28,6 +28,7 @@ if (LAYOUT !== 'shared' && LAYOUT !== 'split') throw new Error(`--cpus ${String(
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
 interface Cluster { startEpochMs: number, startS: number, n: number, maxMs: number }
+interface Storm { t0: number, endMs: number, answered: number }
 
 /** Slow replies (> SLOW_MS) whose DISCOVERs were sent less than 5 ms apart form one cluster. */
 function clustersOf (series: Array<[number, number]>, t0: number): Cluster[] {
@@ -51,8 +52,11 @@ try {
   const svc = await lab.startService({ server: { address: SERVER_IP, bind: '0.0.0.0' }, dhcp: { mode: 'proxy', busyPollMicroseconds: Number(arg('busy-poll', '300')) }, inThread: process.argv.includes('--in-thread'), ...db })
   const cpu = serverCpu(LAYOUT)
   if (cpu !== undefined) spawnSync('taskset', ['-p', '-c', String(cpu), String(svc.tid ?? svc.proc.pid)], { stdio: 'ignore' })
+  // --thread-nice N: as bench.ts, the serving thread alone reniced to N after start
+  if (arg('thread-nice', '') !== '') spawnSync('renice', ['-n', arg('thread-nice', ''), '-p', String(svc.tid ?? svc.proc.pid)], { stdio: 'ignore' })
   const loadCpu = loadCpuPrefix(LAYOUT, cpus().length)
   const clusters: Cluster[][] = []
+  const storms: Storm[] = []
   for (let run = 0; run < RUNS; run++) {
     const pcap = join(captures, `r${run}.pcap`)
     const dump = spawn('ip', ['netns', 'exec', lab.clientNs, ...loadCpu, ...tcpdumpArgs(lab.clientIf, pcap)], { stdio: 'ignore' })
@@ -70,6 +74,7 @@ try {
     const t = discoverOfferTimings(pcap)
     const cs = clustersOf(t.series, t.t0)
     clusters.push(cs)
+    storms.push({ t0: t.t0, endMs: t.t0 + (t.series[t.series.length - 1]?.[0] ?? 0) * 1000, answered: t.answered })
     const firstHalf = t.series.filter(([at]) => at < 0.5)
     const even = sendEvenness(t.series)
     console.log(`storm ${run} (${run === 0 ? 'cold process' : 'warm'}): ${t.answered}/${t.sent} answered; p50 ${percentile(t.latenciesMs, 50).toFixed(3)} ` +
@@ -87,6 +92,16 @@ try {
   console.log(`clusters of ≥ 5 slow replies that began within 2 ms of a GC pause: ${withGc.length} of ${all.length} ` +
     `(${withGc.reduce((a, c) => a + c.n, 0)} of ${all.reduce((a, c) => a + c.n, 0)} replies); GC pauses while the service ran: ${gcs.length}, ` +
     `longest ${Math.max(0, ...gcs.map(g => g.ms)).toFixed(2)} ms`)
+  // perf_hooks.constants: NODE_PERFORMANCE_GC_MINOR 1 (scavenge), MAJOR 4 (mark-compact), INCREMENTAL 8, WEAKCB 16
+  const kinds = new Map<string, number[]>()
+  for (const g of gcs) kinds.set(g.kind, [...(kinds.get(g.kind) ?? []), g.ms])
+  console.log('GC pauses by kind: ' + [...kinds].map(([k, ms]) => `kind ${k}: ${ms.length}, median ${percentile(ms, 50).toFixed(2)} ms, ` +
+    `max ${Math.max(...ms).toFixed(2)} ms`).join('; '))
+  storms.forEach((st, run) => {
+    const inStorm = gcs.filter(g => g.at >= st.t0 && g.at <= st.endMs)
+    console.log(`storm ${run}: ${inStorm.length} GC pauses (${inStorm.filter(g => g.kind === '1').length} scavenges), ` +
+      `${inStorm.reduce((a, g) => a + g.ms, 0).toFixed(1)} ms in all; ${(st.answered / Math.max(1, inStorm.filter(g => g.kind === '1').length)).toFixed(0)} DISCOVERs per scavenge`)
+  })
   if (process.argv.includes('--clusters')) {
     clusters.forEach((cs, run) => {
       for (const c of cs.filter(x => x.n >= 5)) {

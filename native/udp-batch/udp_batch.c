@@ -9,6 +9,7 @@
 //   recvBufferBytes(handle) -> number                                     what the kernel granted
 //   send(handle, bytes, addressU32, port) -> 0 | errno                     non-blocking, never throws for I/O
 //   close(handle)
+//   hold(micros), holdTurns()                                            busy polling of this thread's loop (loop_hold.c)
 //   BATCH, SLOT_BYTES, META_FIELDS
 // `slots` is an ArrayBuffer of BATCH * SLOT_BYTES bytes, datagram i at i * SLOT_BYTES; `meta` an ArrayBuffer of
 // BATCH * 5 uint32: length, IPv4 source (host order), source port, flags (1: truncated to SLOT_BYTES), and the
@@ -26,6 +27,7 @@
 #include <sys/socket.h>
 #include <stdio.h>
 #include <unistd.h>
+#include "loop_hold.h"
 
 #define BATCH 32
 // Larger than any DHCP message on an Ethernet segment (RFC 2131 §2: 576 bytes minimum, 1,500-byte MTU in practice).
@@ -49,6 +51,8 @@ typedef struct endpoint {
   union { char buf[CMSG_SPACE(sizeof(uint32_t))]; struct cmsghdr align; } control[BATCH];
   int open;
   int owners;
+  // Registered while the poll handle is open or closing (napi_add_async_cleanup_hook); NULL otherwise.
+  napi_async_cleanup_hook_handle cleanup;
 } endpoint_t;
 
 #define CHECK(env, call)                                                       \
@@ -94,11 +98,10 @@ static void call_on_batch (endpoint_t *ep, int32_t n) {
   napi_close_handle_scope(env, scope);
 }
 
-static void on_readable (uv_poll_t *poll, int status, int events) {
-  endpoint_t *ep = poll->data;
-  (void)events;
-  if (!ep->open) return;
-  if (status < 0) { call_on_batch(ep, status); return; }
+// Reads what the socket has queued (up to BATCH datagrams) and hands it to JavaScript; returns the number of
+// datagrams delivered (1 for an error reported), 0 when there was nothing to read.
+static int read_batch (endpoint_t *ep) {
+  if (!ep->open) return 0;
   for (int i = 0; i < BATCH; i++) {
     ep->msgs[i].msg_hdr.msg_name = &ep->from[i];
     ep->msgs[i].msg_hdr.msg_namelen = sizeof ep->from[i];
@@ -112,11 +115,12 @@ static void on_readable (uv_poll_t *poll, int status, int events) {
   int n;
   do { n = recvmmsg(ep->fd, ep->msgs, BATCH, MSG_DONTWAIT, NULL); } while (n < 0 && errno == EINTR);
   if (n < 0) {
-    // EAGAIN: another reader (none here) or a spurious wake-up. Anything else is reported, the socket stays open.
-    if (errno != EAGAIN && errno != EWOULDBLOCK) call_on_batch(ep, -errno);
-    return;
+    // EAGAIN: nothing queued (the loop hold polls without waiting for readiness) or a spurious wake-up. Anything
+    // else is reported, the socket stays open.
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+    call_on_batch(ep, -errno);
+    return 1;
   }
-  if (n == 0) return;
   for (int i = 0; i < n; i++) {
     uint32_t *m = ep->meta + i * META_FIELDS;
     m[0] = ep->msgs[i].msg_len;
@@ -128,7 +132,21 @@ static void on_readable (uv_poll_t *poll, int status, int events) {
       if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) memcpy(&m[4], CMSG_DATA(c), sizeof(uint32_t));
     }
   }
-  call_on_batch(ep, n);
+  if (n > 0) call_on_batch(ep, n);
+  return n;
+}
+
+// The loop's hold polls the socket this way between turns (loop_hold.c).
+static int poll_batch (void *arg) {
+  return read_batch(arg);
+}
+
+static void on_readable (uv_poll_t *poll, int status, int events) {
+  endpoint_t *ep = poll->data;
+  (void)events;
+  if (!ep->open) return;
+  if (status < 0) { call_on_batch(ep, status); return; }
+  read_batch(ep);
 }
 
 // The endpoint a call names in its first argument, with its first `want` arguments in argv; NULL (and a pending
@@ -147,6 +165,7 @@ static endpoint_t *endpoint_args (napi_env env, napi_callback_info info, size_t 
 static void release (endpoint_t *ep) {
   if (!ep->open) return;
   ep->open = 0;
+  loop_hold_remove(ep->env, poll_batch, ep);
   uv_poll_stop(&ep->poll);
   close(ep->fd);
   napi_delete_reference(ep->env, ep->on_batch);
@@ -160,8 +179,12 @@ static void drop_owner (endpoint_t *ep) {
   if (--ep->owners == 0) free(ep);
 }
 
+// The poll handle has closed: the thread may now end (and unload this addon) without waiting for it.
 static void free_after_close (uv_handle_t *handle) {
-  drop_owner(handle->data);
+  endpoint_t *ep = handle->data;
+  if (ep->cleanup != NULL) napi_remove_async_cleanup_hook(ep->cleanup);
+  ep->cleanup = NULL;
+  drop_owner(ep);
 }
 
 static void finalize_handle (napi_env env, void *data, void *hint) {
@@ -169,12 +192,20 @@ static void finalize_handle (napi_env env, void *data, void *hint) {
   drop_owner(data);
 }
 
-// The worker thread (or the process) goes away with the socket still open: stop polling, close the descriptor.
-static void cleanup_hook (void *arg) {
-  endpoint_t *ep = arg;
+// Stops reading and closes the socket and its poll handle (free_after_close runs once libuv has closed it).
+static void close_endpoint (endpoint_t *ep) {
   if (!ep->open) return;
   release(ep);
   uv_close((uv_handle_t *)&ep->poll, free_after_close);
+}
+
+// The worker thread (or the process) goes away with the socket still open: close it. An asynchronous hook, because
+// the poll handle's close callback is code of this addon, which Node unloads with a worker's environment: Node
+// keeps turning the loop until free_after_close has removed the hook (a synchronous hook left that callback to run
+// after the unload: SIGSEGV in uv__finish_close). A socket already closing finishes the hook the same way.
+static void cleanup_hook (napi_async_cleanup_hook_handle handle, void *arg) {
+  (void)handle;
+  close_endpoint(arg);
 }
 
 static napi_value js_open (napi_env env, napi_callback_info info) {
@@ -239,17 +270,22 @@ static napi_value js_open (napi_env env, napi_callback_info info) {
   napi_create_reference(env, argv[4], 1, &ep->meta_ref);
   ep->open = 1;
   uv_poll_start(&ep->poll, UV_READABLE, on_readable);
-  napi_add_env_cleanup_hook(env, cleanup_hook, ep);
+  // Before the endpoint's cleanup hook: hooks run in reverse order, so at teardown the socket leaves the hold
+  // before the hold goes.
+  ep->owners = 1;   // the poll handle; the JS handle below is the second
+  if (loop_hold_add(env, poll_batch, ep) != 0) {
+    close_endpoint(ep);
+    napi_throw_error(env, NULL, "udp_batch: too many sockets on this thread");
+    return NULL;
+  }
+  napi_add_async_cleanup_hook(env, cleanup_hook, ep, &ep->cleanup);
   napi_value handle;
-  ep->owners = 2;
   if (napi_create_external(env, ep, finalize_handle, NULL, &handle) != napi_ok) {
-    ep->owners = 1;
-    napi_remove_env_cleanup_hook(env, cleanup_hook, ep);
-    release(ep);
-    uv_close((uv_handle_t *)&ep->poll, free_after_close);
+    close_endpoint(ep);
     napi_throw_error(env, NULL, "udp_batch: cannot create the handle");
     return NULL;
   }
+  ep->owners = 2;
   return handle;
 }
 
@@ -310,11 +346,7 @@ static napi_value js_close (napi_env env, napi_callback_info info) {
   napi_value argv[1];
   endpoint_t *ep = endpoint_args(env, info, 1, argv);
   if (ep == NULL) return NULL;
-  if (ep->open) {
-    napi_remove_env_cleanup_hook(env, cleanup_hook, ep);
-    release(ep);
-    uv_close((uv_handle_t *)&ep->poll, free_after_close);
-  }
+  close_endpoint(ep);
   return NULL;
 }
 
@@ -337,6 +369,8 @@ NAPI_MODULE_INIT () {
     { "send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL },
     { "close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL },
     { "errname", NULL, js_errname, NULL, NULL, NULL, napi_default, NULL },
+    { "hold", NULL, loop_hold_js_hold, NULL, NULL, NULL, napi_default, NULL },
+    { "holdTurns", NULL, loop_hold_js_turns, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_value batch, slot, fields;
   napi_create_uint32(env, BATCH, &batch);

@@ -8,10 +8,10 @@ import { BindError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Via } from './classify.js'
 import type { Destination } from './route.js'
-import { BusyPoll } from '../net/busy-poll.js'
+import { BusyPoll, type LoopHold } from '../net/busy-poll.js'
 import { literalLookup } from '../net/literal-lookup.js'
 import type { WarmUpDatagram } from './warmup.js'
-import { BatchUdpSocket, loadUdpBatch, type UdpBatchBinding } from '../net/udp-batch.js'
+import { BatchUdpSocket, loadUdpBatch, NativeLoopHold, type UdpBatchBinding } from '../net/udp-batch.js'
 
 export interface Source { address: string, port: number }
 export type MessageHandler = (msg: Buffer, from: Source, via: Via) => void
@@ -126,7 +126,8 @@ function bindBatch (a: BindArgs, binding: UdpBatchBinding): Endpoint {
 }
 
 /**
- * µs spun between two polls while busy polling (net/busy-poll.ts): bench/dhcp/diagnose.ts, 3 runs each, 2 storms of
+ * µs spun between two polls while busy polling from JavaScript (net/busy-poll.ts, the dgram reader's; the addon's
+ * hold spins in C, native/udp-batch/loop_hold.c): bench/dhcp/diagnose.ts, 3 runs each, 2 storms of
  * 5 s at 5,000/s: GC pauses 313–328 → 165–173, replies over 0.15 ms 4,853–5,361 → 3,460–4,487, for ≤ 3 µs more
  * per request.
  */
@@ -149,11 +150,12 @@ export class DhcpSockets {
   /** while warming up: every reply goes here (the loopback client), whatever address the request names */
   private redirect: Destination | undefined
   /**
-   * After each request the loop keeps polling for `busyPollMicros()` µs (net/busy-poll.ts): in a boot storm the
-   * next DISCOVER is then read without the wake-up of a sleeping thread (bench/dhcp: p50 0.09 → 0.03 ms on the
-   * 2-vCPU VM measured, dnsmasq 0.045). A quiet network costs that many µs of CPU per request, nothing more.
+   * After each request the loop keeps polling for `busyPollMicros()` µs: in a boot storm the next DISCOVER is then
+   * read without the wake-up of a sleeping thread (bench/dhcp: p50 0.09 → 0.03 ms on the 2-vCPU VM measured, dnsmasq
+   * 0.045). A quiet network costs that many µs of CPU per request, nothing more. With the recvmmsg reader the addon
+   * polls (NativeLoopHold: no garbage per turn); with dgram, net/busy-poll.ts.
    */
-  readonly busyPoll = new BusyPoll(undefined, POLL_SLICE_MICROS)
+  readonly busyPoll: LoopHold
 
   /** The addon when batch receive is asked for and available (net/udp-batch.ts); dgram otherwise. */
   private readonly batch: UdpBatchBinding | undefined
@@ -164,6 +166,7 @@ export class DhcpSockets {
     const loaded = batchReceive ? loadUdpBatch() : {}
     this.batch = loaded.binding
     this.batchUnavailable = batchReceive ? loaded.reason : undefined
+    this.busyPoll = this.batch !== undefined ? new NativeLoopHold(this.batch) : new BusyPoll(undefined, POLL_SLICE_MICROS)
   }
 
   /** What reads the ports: 'recvmmsg' (native/udp-batch) or 'dgram'. */

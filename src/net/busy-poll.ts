@@ -57,7 +57,19 @@ function calibratedSpin (micros: number): void {
 
 const realDeps: BusyPollDeps = { now: () => performance.now(), schedule: fn => { setImmediate(fn) }, spin: calibratedSpin, prepare: prepareSpin }
 
-export class BusyPoll {
+/** What keeps a thread's loop polling after a request: BusyPoll here, or the addon's (net/udp-batch.ts NativeLoopHold). */
+export interface LoopHold {
+  /** keeps the loop polling for at least `micros` µs from now (extends, never shortens); 0 or less does nothing */
+  hold: (micros: number) => void
+  /** one-off work done before the first hold, so that no request pays for it */
+  prepare: () => void
+  /** hold() calls that held (micros > 0) */
+  readonly holds: number
+  /** loop turns spent polling */
+  readonly turns: number
+}
+
+export class BusyPoll implements LoopHold {
   private until = 0
   private running = false
   /** loop turns spent polling since creation (for logs and tests) */

@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import type { LoopHold } from './busy-poll.js'
 
 export interface UdpBatchBinding {
   open: (address: string, port: number, recvBufferBytes: number, slots: ArrayBuffer, meta: ArrayBuffer, onBatch: (n: number) => void) => object
@@ -14,6 +15,10 @@ export interface UdpBatchBinding {
   send: (handle: object, bytes: Uint8Array, address: number, port: number) => number
   close: (handle: object) => void
   errname: (errno: number) => string
+  /** keeps this thread's event loop polling at least `micros` µs from now (native/udp-batch/loop_hold.c) */
+  hold: (micros: number) => void
+  /** idle turns the holds of this thread have spun so far */
+  holdTurns: () => number
   BATCH: number
   SLOT_BYTES: number
   META_FIELDS: number
@@ -113,6 +118,8 @@ export class BatchUdpSocket {
     const stride = this.binding.META_FIELDS
     let drops = this.dropsSeen
     for (let i = 0; i < n; i++) {
+      // A handler that closed the socket gets no more of the batch, as dgram emits no 'message' after close().
+      if (this.handle === undefined) return
       const m = i * stride
       const length = this.meta[m]
       const source = this.meta[m + 1]
@@ -159,4 +166,30 @@ export class BatchUdpSocket {
     this.binding.close(this.handle)
     this.handle = undefined
   }
+}
+
+/**
+ * Busy polling of this thread's loop by the addon (loop_hold.c): a libuv idle handle spins in C between zero-timeout
+ * polls, so a turn allocates nothing, where net/busy-poll.ts allocates an Immediate and a clock reading per turn.
+ */
+export class NativeLoopHold implements LoopHold {
+  holds = 0
+  /** the thread's count when this object was made: turns counts from here */
+  private readonly turnsBefore: number
+
+  constructor (private readonly binding: UdpBatchBinding) {
+    this.turnsBefore = binding.holdTurns()
+  }
+
+  /** Nothing to prepare: no spin loop to calibrate or compile. */
+  prepare (): void {}
+
+  hold (micros: number): void {
+    if (!(micros > 0)) return
+    this.holds++
+    this.binding.hold(micros)
+  }
+
+  /** Turns the thread's loop has spun since this object was made (every hold of the thread, whoever asked). */
+  get turns (): number { return this.binding.holdTurns() - this.turnsBefore }
 }
