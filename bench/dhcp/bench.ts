@@ -1,6 +1,6 @@
 // proxyDHCP throughput and latency: perfdhcp (kea-admin) against the appliance and against dnsmasq in proxy
 // mode, same PXE options, same run, inside network namespaces (nothing leaves them).
-//   npx tsx bench/dhcp/bench.ts [--rate 5000] [--seconds 10] [--store level|memory] [--clients N] [--busy-poll 300] [--receive both] [--nice N] [--thread-nice N] [--thread-fifo N]
+//   npx tsx bench/dhcp/bench.ts [--rate 5000] [--seconds 10] [--store level|memory] [--clients N] [--busy-poll 300] [--receive both] [--nice N] [--thread-nice N] [--thread-fifo N] [--reference-twice]
 // The appliance runs with dhcp.busyPollMicroseconds = --busy-poll (default: the config default, 300) and with 0
 // ("no poll"), each with the CPU time its process used, then dnsmasq; with --receive both (the default) each of those
 // twice: reading with recvmmsg (native/udp-batch, "appliance") and with Node's dgram ("dgram").
@@ -43,6 +43,12 @@ const CPUS = arg('cpus', 'both')
 const RECEIVE = arg('receive', 'both')
 if (!['recvmmsg', 'dgram', 'both'].includes(RECEIVE)) throw new Error(`--receive ${RECEIVE}: expected recvmmsg, dgram or both`)
 const RECEIVES = RECEIVE === 'both' ? ['recvmmsg', 'dgram'] : [RECEIVE]
+/**
+ * --reference-twice: dnsmasq is measured twice in each layout ("dnsmasq again", a fresh process): the ratio of the
+ * two is what a p99 ratio between two runs of the same server looks like on this machine, the noise any one run's
+ * appliance/dnsmasq ratio carries.
+ */
+const REFERENCE_TWICE = process.argv.includes('--reference-twice')
 /** --in-thread: the DHCP service on the main thread (src/dhcp/service.ts), not on its own (the appliance's way) */
 const IN_THREAD = process.argv.includes('--in-thread')
 if (!['shared', 'split', 'both'].includes(CPUS)) throw new Error(`--cpus ${CPUS}: expected shared, split or both`)
@@ -124,11 +130,13 @@ async function main (): Promise<void> {
         applianceCpu.push(`${name} [${layout}] (busyPollMicroseconds ${busyPollMicroseconds}) CPU, whole process incl. start-up: ${cpuMs} ms` +
           (IN_THREAD ? `; event-loop delay ms (from READY; resolution 10 ms): ${/ELD (.*)/.exec(svcOut)?.[1] ?? '?'}` : ''))
       }
-      const dm = startIn(lab.serverNs, [...(pin !== undefined ? ['taskset', '-c', String(pin)] : []), 'dnsmasq', '-k', '--conf-file=/dev/null', '--port=0', '--log-facility=/dev/null', '--quiet-dhcp',
-        `--dhcp-range=${SERVER_IP},proxy,255.255.255.0`, '--pxe-service=X86-64_EFI,Netboot,ipxe.efi', '--pxe-service=x86PC,Netboot,undionly'])
-      await sleep(1000)
-      results.push(await measure(lab, 'dnsmasq', layout, captures, dm.pid))
-      await stopProc(dm)
+      for (const name of REFERENCE_TWICE ? ['dnsmasq', 'dnsmasq again'] : ['dnsmasq']) {
+        const dm = startIn(lab.serverNs, [...(pin !== undefined ? ['taskset', '-c', String(pin)] : []), 'dnsmasq', '-k', '--conf-file=/dev/null', '--port=0', '--log-facility=/dev/null', '--quiet-dhcp',
+          `--dhcp-range=${SERVER_IP},proxy,255.255.255.0`, '--pxe-service=X86-64_EFI,Netboot,ipxe.efi', '--pxe-service=x86PC,Netboot,undionly'])
+        await sleep(1000)
+        results.push(await measure(lab, name, layout, captures, dm.pid))
+        await stopProc(dm)
+      }
     }
   } finally {
     lab.cleanup()

@@ -48,6 +48,7 @@ export const DhcpSchema = Type.Object({
   answer: Type.Union([Type.Literal('all'), Type.Literal('known')], { default: 'all', description: 'all: answer every PXE client (unknown ones are inventoried and boot locally); known: only machines in a collection or the inventory' }),
   busyPollMicroseconds: Type.Integer({ minimum: 0, maximum: 10000, default: 300, description: 'after each request, keep polling this long for the next one instead of sleeping (lower latency in a boot storm, at the cost of CPU while it lasts); 0 turns it off' }),
   batchReceive: Type.Boolean({ default: true, description: 'read DHCP requests in batches with recvmmsg (native/udp-batch, Linux; less CPU per request in a boot storm); false, or an addon that is not built, uses Node\'s dgram; read at start' }),
+  threadPriorityBoost: Type.Integer({ minimum: 0, maximum: 10, default: 5, description: 'nice levels the DHCP thread runs above the rest of the process, so that the appliance\'s own work (inventory writes, HTTP, TFTP) does not preempt DHCP replies in a boot storm; Linux, needs root or CAP_SYS_NICE (otherwise the thread stays level and the log says why); 0 leaves it alone; read at start' }),
   full: Type.Optional(FullDhcpSchema)
 }, { additionalProperties: false, default: {} })
 

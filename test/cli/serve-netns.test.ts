@@ -64,6 +64,8 @@ t.test('embedded config, unprivileged + CAP_NET_BIND_SERVICE: proxyDHCP, TFTP, H
   t.match(logs.find(l => l.msg === 'netboot started'), { config: join(repo, 'config/appliance.yaml'), state: join(cwd, 'state/db') })
   t.match(logs.find(l => l.service === 'dhcp' && l.listen !== undefined), { listen: 'udp 0.0.0.0:67 and 0.0.0.0:4011 (proxyDHCP, advertising 10.99.0.1)' })
   t.match(logs.find(l => l.msg === 'dhcp listening'), { receive: 'recvmmsg' }, 'the DHCP ports are read by recvmmsg (native/udp-batch, as the unprivileged user too)')
+  t.match(logs.find(l => l.msg === "dhcp thread priority left as the process's"), { nice: 0, why: /needs root or CAP_SYS_NICE/ },
+    'without CAP_SYS_NICE the DHCP thread stays at the process\'s priority, and the log says what would raise it')
   if (readable) {
     const status = await readFile(`/proc/${proc.pid}/status`, 'utf8')
     t.match(status, /^Uid:\t65534\t/m, 'runs as nobody')

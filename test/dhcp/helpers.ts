@@ -11,7 +11,7 @@ export function testConfig (patch: { dhcp?: Partial<AppConfig['dhcp']>, ports?: 
     httpBaseUrl: `http://${patch.server?.address ?? SERVER}:8080`,
     server: { address: SERVER, bind: '0.0.0.0', ...patch.server },
     ports: { dhcp: 67, dhcpClient: 68, proxyDhcp: 4011, tftp: 69, http: 8080, ...patch.ports },
-    dhcp: { mode: 'proxy', responseDelayMs: 0, answer: 'all', busyPollMicroseconds: 300, batchReceive: true, ...patch.dhcp },
+    dhcp: { mode: 'proxy', responseDelayMs: 0, answer: 'all', busyPollMicroseconds: 300, batchReceive: true, threadPriorityBoost: 5, ...patch.dhcp },
     tftp: { enabled: true, root: '/usr/lib/ipxe', maxTransfers: 1000, maxTransfersPerClient: 8, cacheBytes: 0, maxBlksize: 65464, maxWindowsize: 64, retries: 6, timeoutMs: 1000, busyPollMicroseconds: 200 },
     http: { enabled: true, menuTimeoutSeconds: 10 },
     bootLoaders: { bios: 'undionly.kpxe', efiIa32: 'ipxe-ia32.efi', efiX64: 'ipxe.efi', efiArm64: 'ipxe-arm64.efi', httpX64: 'ipxe.efi', httpArm64: 'ipxe-arm64.efi', ...patch.bootLoaders },

@@ -165,3 +165,29 @@ t.test('start() warms the main thread\'s store path (Store.warmUp) while the thr
   t.equal(calls, 1, 'Store.warmUp ran once')
   t.ok(svc.ports().proxyDhcp !== undefined, 'and the service started anyway')
 })
+
+/** A thread's nice value, as the kernel has it (/proc/…/stat field 19). */
+function niceOf (tid: number): number {
+  const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'latin1')
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])
+}
+
+const isRoot = process.getuid?.() === 0
+for (const boost of [5, 0]) {
+  t.test(`dhcp.threadPriorityBoost ${boost}: the DHCP thread runs ${boost} nice levels above the main thread`, { skip: isRoot ? false : 'raising a priority needs root' }, async t => {
+    const out = new PassThrough()
+    let text = ''
+    out.on('data', (b: Buffer) => { text += b.toString() })
+    const log = createLogger({ level: 'info', destination: out })
+    const cfg = { ...loopback, dhcp: { ...loopback.dhcp, threadPriorityBoost: boost } }
+    const svc = createThreadedService({ config: reloadable(cfg), store: createMemoryStore(), log, clock: systemClock })!
+    await svc.start()
+    t.teardown(async () => { await svc.stop() })
+    const tid = svc.threadId() as number
+    const main = niceOf(process.pid)
+    t.equal(niceOf(tid), Math.max(-20, main - boost), `thread nice ${niceOf(tid)}, main thread ${main}`)
+    t.equal(niceOf(process.pid), main, 'the main thread keeps its own')
+    if (boost > 0) t.match(text, /"nice":-?\d+,"processNice":-?\d+,"msg":"dhcp thread runs at a higher priority than the rest of the process"/)
+    else t.match(text, /"why":"dhcp.threadPriorityBoost is 0","msg":"dhcp thread priority left as the process's"/)
+  })
+}

@@ -12,6 +12,7 @@ import type { ConfigHolder } from '../../config/holder.js'
 import type { FromThread, ThreadInit, ToThread } from './protocol.js'
 import { remoteStore } from './remote-store.js'
 import { toWireError } from './wire-error.js'
+import { raiseThreadPriority } from './priority.js'
 
 const port = parentPort
 if (port === null) throw new Error('thread-main.ts runs as a worker thread (threaded-service.ts starts it)')
@@ -71,6 +72,10 @@ if (service === undefined) {
   post({ type: 'start-failed', error: { name: 'Error', message: 'dhcp.mode is off: no DHCP thread needed' } })
 } else {
   const tid = nameThisThread()
+  // Before the warm-up, so that it runs as the storm will. Read at start, as the thread's other settings.
+  const priority = raiseThreadPriority(tid, init.config.dhcp.threadPriorityBoost)
+  if (priority.notRaised === undefined) log.info({ nice: priority.nice, processNice: priority.was }, 'dhcp thread runs at a higher priority than the rest of the process')
+  else log.info({ nice: priority.nice, why: priority.notRaised }, 'dhcp thread priority left as the process\'s')
   service.start().then(
     () => { post({ type: 'started', ports: service.ports(), tid }) },
     (err: unknown) => { post({ type: 'start-failed', error: toWireError(err) }) })
