@@ -87,10 +87,6 @@ static void cleanup_hook (napi_async_cleanup_hook_handle handle, void *arg) {
   uv_close((uv_handle_t *)&h->idle, free_after_close);
 }
 
-static void finalize_instance (napi_env env, void *data, void *hint) {
-  (void)env; (void)data; (void)hint;
-}
-
 static loop_hold_t *existing (napi_env env) {
   void *data = NULL;
   if (napi_get_instance_data(env, &data) != napi_ok) return NULL;
@@ -112,7 +108,7 @@ static loop_hold_t *hold_of (napi_env env) {
     uv_close((uv_handle_t *)&h->idle, free_unregistered);
     return NULL;
   }
-  if (napi_set_instance_data(env, h, finalize_instance, NULL) != napi_ok) {
+  if (napi_set_instance_data(env, h, NULL, NULL) != napi_ok) {
     cleanup_hook(h->cleanup, h);
     return NULL;
   }
