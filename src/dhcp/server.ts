@@ -11,7 +11,7 @@ import type { Destination } from './route.js'
 import { BusyPoll, type LoopHold } from '../net/busy-poll.js'
 import { literalLookup } from '../net/literal-lookup.js'
 import type { WarmUpDatagram } from './warmup.js'
-import { BatchUdpSocket, loadUdpBatch, NativeLoopHold, type UdpBatchBinding } from '../net/udp-batch.js'
+import { BatchUdpSocket, loadUdpBatch, NativeLoopHold, uint32ToIpv4, type UdpBatchBinding } from '../net/udp-batch.js'
 
 export interface Source { address: string, port: number }
 export type MessageHandler = (msg: Buffer, from: Source, via: Via) => void
@@ -145,10 +145,21 @@ const WARM_UP_MAX_MS = 3000
 /** Once every request was sent, the warm-up ends after this long without a reply. */
 const WARM_UP_QUIET_MS = 20
 
+/**
+ * The warm-up's reply address, built anew for each reply as real destinations are (a relay's giaddr decoded from
+ * the request, a 4011 client's source address): not an interned literal. The send path compares a reply's address
+ * with the last one (net/udp-batch.ts); with only the literal '127.0.0.1' in the warm-up, V8 specialised that
+ * comparison for interned strings and the first real reply deoptimized the whole inlined send path (`wrong instance
+ * type`) and recompiled it on a worker thread while the storm ran (bench/dhcp/README.md, fourteenth pass).
+ */
+function runtimeLoopback (): string {
+  return uint32ToIpv4(0x7f000001)
+}
+
 export class DhcpSockets {
   private readonly socks = new Map<Via, Endpoint>()
-  /** while warming up: every reply goes here (the loopback client), whatever address the request names */
-  private redirect: Destination | undefined
+  /** while warming up: every reply goes to this port on loopback (the warm-up's client), whatever the request names */
+  private redirectPort: number | undefined
   /**
    * After each request the loop keeps polling for `busyPollMicros()` µs: in a boot storm the next DISCOVER is then
    * read without the wake-up of a sleeping thread (bench/dhcp: p50 0.09 → 0.03 ms on the 2-vCPU VM measured, dnsmasq
@@ -207,7 +218,7 @@ export class DhcpSockets {
     client.on('error', () => {})
     const bindPair = async (): Promise<Record<Via, number>> => {
       await this.stop()
-      this.redirect = { address: '127.0.0.1', port: client.address().port, broadcast: false }
+      this.redirectPort = client.address().port
       this.socks.set('dhcp', await this.bind('dhcp', '127.0.0.1', 0, onMessage))
       this.socks.set('proxy', await this.bind('proxy', '127.0.0.1', 0, onMessage))
       return { dhcp: this.port('dhcp') as number, proxy: this.port('proxy') as number }
@@ -275,7 +286,7 @@ export class DhcpSockets {
   send (via: Via, buf: Buffer, to: Destination): Promise<void> {
     const sock = this.socks.get(via)
     if (sock === undefined) return Promise.resolve()
-    if (this.redirect !== undefined) to = this.redirect
+    if (this.redirectPort !== undefined) to = { address: runtimeLoopback(), port: this.redirectPort, broadcast: false }
     return new Promise((resolve) => {
       sock.send(buf, to, (err) => {
         if (err != null) {
@@ -292,7 +303,7 @@ export class DhcpSockets {
   async stop (): Promise<void> {
     const all = [...this.socks.values()]
     this.socks.clear()
-    this.redirect = undefined
+    this.redirectPort = undefined
     await Promise.all(all.map(s => s.close()))
   }
 }
