@@ -11,7 +11,7 @@ import type { Destination } from './route.js'
 import { BusyPoll, type LoopHold } from '../net/busy-poll.js'
 import { literalLookup } from '../net/literal-lookup.js'
 import type { WarmUpDatagram } from './warmup.js'
-import { BatchUdpSocket, loadUdpBatch, NativeLoopHold, uint32ToIpv4, type UdpBatchBinding } from '../net/udp-batch.js'
+import { BatchUdpSocket, loadUdpBatch, NativeLoopHold, int32ToIpv4, type UdpBatchBinding } from '../net/udp-batch.js'
 
 export interface Source { address: string, port: number }
 export type MessageHandler = (msg: Buffer, from: Source, via: Via) => void
@@ -153,7 +153,7 @@ const WARM_UP_QUIET_MS = 20
  * type`) and recompiled it on a worker thread while the storm ran (bench/dhcp/README.md, fourteenth pass).
  */
 function runtimeLoopback (): string {
-  return uint32ToIpv4(0x7f000001)
+  return int32ToIpv4(0x7f000001)
 }
 
 export class DhcpSockets {

@@ -4,7 +4,8 @@
 // process answered the first second of a 5,000/s storm milliseconds late, and a warm-up on a separate Responder
 // (other gate, other send function, other store) still left `wrong map` / `wrong call target` deopts for the
 // first real packets. The packets copy the option sets of the clients in test/fixtures/dhcp (SeaBIOS's iPXE ROM,
-// OVMF x64/IA32, AAVMF, chained iPXE, perfdhcp as a relay) plus UEFI HTTP Boot and 4011 boot-item requests.
+// OVMF x64/IA32, AAVMF, chained iPXE, perfdhcp as a relay) plus a BIOS PXE ROM without iPXE, x64 and ARM64 UEFI
+// HTTP Boot and 4011 boot-item requests: every boot file bootFileFor (proxy.ts) can choose.
 import { BOOTREQUEST, encode, type DhcpPacket } from './packet.js'
 import { MessageType, Opt, PxeSub, encodeSubOptions } from './options.js'
 import type { Via } from './classify.js'
@@ -13,6 +14,8 @@ import type { Machine, MachineStore } from '../store/types.js'
 /** UEFI firmware's parameter request list (OVMF, AAVMF). */
 const UEFI_PARAMS = [1, 2, 3, 4, 5, 6, 12, 13, 15, 17, 18, 22, 23, 28, 40, 41, 42, 43, 50, 51, 54, 58, 59, 60, 66, 67, 97,
   128, 129, 130, 131, 132, 133, 134, 135]
+/** A BIOS PXE ROM's parameter request list (PXE spec 2.1 §2.2.1: the options a PXE client asks for, 128–135 included). */
+const BIOS_PARAMS = [1, 2, 3, 5, 6, 11, 12, 13, 15, 16, 17, 18, 43, 54, 60, 67, 128, 129, 130, 131, 132, 133, 134, 135]
 /** iPXE's parameter request list. */
 const IPXE_PARAMS = [1, 3, 6, 7, 12, 15, 17, 26, 43, 60, 66, 67, 119, 128, 129, 130, 131, 132, 133, 134, 135, 175, 203]
 /** iPXE's encapsulated feature flags (option 175), as SeaBIOS's iPXE ROM sends them. */
@@ -27,7 +30,9 @@ const TEMPLATES: Template[] = [
   { arch: 11, vendor: 'PXEClient', undi: '003000', ipxe: false, params: UEFI_PARAMS, clientId: false },    // AAVMF
   { arch: 7, vendor: 'PXEClient', undi: '003000', ipxe: true, params: IPXE_PARAMS, clientId: true },       // chained iPXE
   { arch: 6, vendor: 'PXEClient', undi: '003000', ipxe: false, params: UEFI_PARAMS, clientId: false },     // OVMF IA32
-  { arch: 16, vendor: 'HTTPClient', undi: '003000', ipxe: false, params: UEFI_PARAMS, clientId: false }    // UEFI HTTP Boot
+  { arch: 16, vendor: 'HTTPClient', undi: '003000', ipxe: false, params: UEFI_PARAMS, clientId: false },   // UEFI HTTP Boot
+  { arch: 0, vendor: 'PXEClient', undi: '002001', ipxe: false, params: BIOS_PARAMS, clientId: false },     // a BIOS PXE ROM
+  { arch: 19, vendor: 'HTTPClient', undi: '003000', ipxe: false, params: UEFI_PARAMS, clientId: false }    // ARM64 HTTP Boot
 ]
 
 /**
@@ -48,7 +53,7 @@ export interface WarmUpDatagram { buf: Buffer, via: Via }
 
 /**
  * The i-th request of the warm-up: the templates in turn, every other one relayed (giaddr set), every eighth a
- * 4011 REQUEST for boot item 1 (PXE spec 2.1 §2.2.6); all carry a UUID and a client NDI as firmware does. The MAC
+ * 4011 REQUEST for boot item 1 (PXE spec 2.1 §2.2.6); all carry a client NDI as firmware does. The MAC
  * is machine i mod WARM_UP_MACHINES's.
  */
 export function warmUpPacket (i: number): WarmUpDatagram {
@@ -59,10 +64,19 @@ export function warmUpPacket (i: number): WarmUpDatagram {
   options.set(Opt.MAX_MESSAGE_SIZE, Buffer.from([0x05, 0xc0]))
   options.set(Opt.PARAM_LIST, Buffer.from(t.params))
   if (t.clientId) options.set(Opt.CLIENT_ID, Buffer.concat([Buffer.from([1]), mac]))
-  const uuid = Buffer.alloc(17)
-  uuid.writeUInt32BE(0x5c0a1b2c ^ i, 1)
-  uuid.writeUInt32BE(0x8162738f, 13)
-  options.set(Opt.CLIENT_UUID, uuid)
+  // Option 97 as firmware sends it: mostly a GUID; none at all (perfdhcp, some NICs' ROMs), or all zeros (QEMU without
+  // -uuid, cheap boards) in one request of seven each. Without them the first real request lacking a GUID
+  // deoptimized optClientUuid (`not a Smi`) and classify (`wrong map`: a PxeClient without uuid), test/dhcp/
+  // warmup-deopt.test.ts.
+  const uuidKind = i % 7
+  if (uuidKind !== 5) {
+    const uuid = Buffer.alloc(17)
+    if (uuidKind !== 6) {
+      uuid.writeUInt32BE(0x5c0a1b2c ^ i, 1)
+      uuid.writeUInt32BE(0x8162738f, 13)
+    }
+    options.set(Opt.CLIENT_UUID, uuid)
+  }
   options.set(Opt.CLIENT_NDI, Buffer.from([1, 3, t.arch === 0 ? 1 : 0]))
   options.set(Opt.CLIENT_ARCH, Buffer.from([0, t.arch]))
   options.set(Opt.VENDOR_CLASS, Buffer.from(`${t.vendor}:Arch:${String(t.arch).padStart(5, '0')}:UNDI:${t.undi}`))

@@ -54,8 +54,13 @@ export function loadUdpBatch (): { binding?: UdpBatchBinding, path?: string, rea
   return loaded
 }
 
-/** Dotted quad → host-order uint32; undefined when it is not one. */
-export function ipv4ToUint32 (s: string): number | undefined {
+/**
+ * Dotted quad → the host-order address as a signed 32-bit integer (255.255.255.255 is -1); undefined when it is not
+ * one. Signed so that every address is a small integer to V8: as a uint32, an address above 127.255.255.255
+ * (192.168.x.x, 172.16.x.x, the broadcast address) is a heap number, and the first one after a warm-up on 127.0.0.1
+ * deoptimized the send path (`not a Smi`, test/dhcp/warmup-deopt.test.ts).
+ */
+export function ipv4ToInt32 (s: string): number | undefined {
   let value = 0
   let part = 0
   let digits = 0
@@ -64,7 +69,7 @@ export function ipv4ToUint32 (s: string): number | undefined {
     const c = s.charCodeAt(i)
     if (c === 46) {
       if (digits === 0 || ++dots > 3) return undefined
-      value = value * 256 + part
+      value = (value << 8) | part
       part = 0
       digits = 0
     } else if (c >= 48 && c <= 57 && digits < 3) {
@@ -76,10 +81,11 @@ export function ipv4ToUint32 (s: string): number | undefined {
     }
   }
   if (dots !== 3 || digits === 0) return undefined
-  return value * 256 + part
+  return (value << 8) | part
 }
 
-export function uint32ToIpv4 (n: number): string {
+/** A host-order address, signed (ipv4ToInt32) or unsigned → dotted quad. */
+export function int32ToIpv4 (n: number): string {
   return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`
 }
 
@@ -122,8 +128,9 @@ export class BatchUdpSocket {
       if (this.handle === undefined) return
       const m = i * stride
       const length = this.meta[m]
-      const source = this.meta[m + 1]
-      if (source !== this.lastSource) { this.lastSource = source; this.lastSourceText = uint32ToIpv4(source) }
+      // Signed, as ipv4ToInt32 gives it: read as a uint32, a source above 127.255.255.255 is no small integer.
+      const source = this.meta[m + 1] | 0
+      if (source !== this.lastSource) { this.lastSource = source; this.lastSourceText = int32ToIpv4(source) }
       const port = this.meta[m + 2]
       if (this.meta[m + 4] > drops) drops = this.meta[m + 4]
       if (this.meta[m + 3] !== 0) { this.on.truncated(this.lastSourceText, port); continue }
@@ -152,10 +159,10 @@ export class BatchUdpSocket {
   send (bytes: Uint8Array, port: number, address: string): string | undefined {
     if (this.handle === undefined) return 'EBADF'
     if (address !== this.lastDest) {
-      const value = ipv4ToUint32(address)
+      const value = ipv4ToInt32(address)
       if (value === undefined) return 'EINVAL'
       this.lastDest = address
-      this.lastDestValue = value
+      this.lastDestValue = value   // signed; the addon reads it as a uint32 (napi_get_value_uint32 wraps)
     }
     const err = this.binding.send(this.handle, bytes, this.lastDestValue, port)
     return err === 0 ? undefined : this.binding.errname(err)

@@ -21,20 +21,26 @@ import { clientPacket, testConfig } from './helpers.js'
 
 t.test('the synthetic requests look like the firmware the appliance serves', async t => {
   const seen = new Set<string>()
-  for (let i = 0; i < 56; i++) {
+  const uuids = new Set<string>()
+  for (let i = 0; i < 504; i++) {
     const d = warmUpPacket(i)
     const c = classify(decode(d.buf), d.via, 'proxy')
     if (c.kind !== 'request') { t.fail(`request ${i} would be ignored: ${c.reason}`); continue }
     seen.add(`${c.pxe?.arch ?? '-'}${c.pxe?.isIpxe === true ? '+ipxe' : ''}${c.pxe?.httpBoot === true ? '+http' : ''} ${c.via} ${c.relayed ? 'relayed' : 'local'}`)
+    const o97 = decode(d.buf).options.get(Opt.CLIENT_UUID)
+    uuids.add(o97 === undefined ? 'none' : o97.subarray(1).every(b => b === 0) ? 'zero' : 'guid')
   }
   t.same([...seen].sort(), [
+    'bios dhcp local', 'bios dhcp relayed', 'bios proxy local',
     'bios+ipxe dhcp local', 'bios+ipxe dhcp relayed', 'bios+ipxe proxy local',
     'efi-arm64 dhcp local', 'efi-arm64 dhcp relayed', 'efi-arm64 proxy local',
+    'efi-arm64-http+http dhcp local', 'efi-arm64-http+http dhcp relayed',
     'efi-ia32 dhcp local', 'efi-ia32 dhcp relayed', 'efi-ia32 proxy local',
     'efi-x64 dhcp local', 'efi-x64 dhcp relayed', 'efi-x64 proxy local',
     'efi-x64+ipxe dhcp local', 'efi-x64+ipxe dhcp relayed', 'efi-x64+ipxe proxy local',
     'efi-x64-http+http dhcp local', 'efi-x64-http+http dhcp relayed'
   ], 'every arch, iPXE and UEFI HTTP Boot, on 67 (local and relayed) and as 4011 boot-item requests')
+  t.same([...uuids].sort(), ['guid', 'none', 'zero'], 'option 97 as firmware sends it: a GUID, none, or all zeros')
   const macOf = (i: number): string => decode(warmUpPacket(i).buf).chaddr.subarray(0, 6).toString('hex')
   t.equal(macOf(WARM_UP_MACHINES + 5), macOf(5), 'machines ask again, as firmware retries (the inventory\'s "seen recently" path)')
   t.not(macOf(6), macOf(5), 'and the others are distinct machines')

@@ -5,7 +5,7 @@ import t, { type Test } from 'tap'
 import dgram from 'node:dgram'
 import { Worker } from 'node:worker_threads'
 import { spawnSync } from 'node:child_process'
-import { loadUdpBatch, BatchUdpSocket, ipv4ToUint32, uint32ToIpv4, type BatchHandlers, type UdpBatchBinding } from '../../src/net/udp-batch.js'
+import { loadUdpBatch, BatchUdpSocket, ipv4ToInt32, int32ToIpv4, type BatchHandlers, type UdpBatchBinding } from '../../src/net/udp-batch.js'
 
 const loaded = loadUdpBatch()
 
@@ -33,11 +33,13 @@ async function client (): Promise<dgram.Socket> {
 }
 
 t.test('dotted quads to and from host-order integers', async t => {
-  t.equal(ipv4ToUint32('10.99.0.2'), (10 << 24 >>> 0) + (99 << 16) + 2)
-  t.equal(ipv4ToUint32('255.255.255.255'), 0xffffffff)
-  t.equal(ipv4ToUint32('0.0.0.0'), 0)
-  for (const bad of ['', '1.2.3', '1.2.3.4.5', '256.1.1.1', '1..2.3', '1.2.3.', 'a.b.c.d', '1.2.3.1234', ' 1.2.3.4']) t.equal(ipv4ToUint32(bad), undefined, `'${bad}'`)
-  for (const ip of ['127.0.0.1', '10.99.0.2', '255.255.255.255', '0.0.0.0', '192.168.1.254']) t.equal(uint32ToIpv4(ipv4ToUint32(ip) as number), ip)
+  t.equal(ipv4ToInt32('10.99.0.2'), (10 << 24) + (99 << 16) + 2)
+  t.equal(ipv4ToInt32('255.255.255.255'), -1, 'signed: every address a small integer to V8')
+  t.equal(ipv4ToInt32('192.168.1.254'), (0xc0a801fe | 0))
+  t.equal(int32ToIpv4(0xc0a801fe), '192.168.1.254', 'unsigned input reads the same')
+  t.equal(ipv4ToInt32('0.0.0.0'), 0)
+  for (const bad of ['', '1.2.3', '1.2.3.4.5', '256.1.1.1', '1..2.3', '1.2.3.', 'a.b.c.d', '1.2.3.1234', ' 1.2.3.4']) t.equal(ipv4ToInt32(bad), undefined, `'${bad}'`)
+  for (const ip of ['127.0.0.1', '10.99.0.2', '255.255.255.255', '0.0.0.0', '192.168.1.254']) t.equal(int32ToIpv4(ipv4ToInt32(ip) as number), ip)
 })
 
 t.test('a burst arrives whole, in order, with its source, several datagrams per batch; each Buffer stays intact', async t => {

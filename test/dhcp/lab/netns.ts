@@ -13,6 +13,7 @@ export interface Lab {
   serverNs: string
   clientNs: string
   clientIf: string
+  serverIf: string
   /** run a command in a namespace, return stdout; `tolerant`: a non-zero exit still returns stdout + stderr */
   run (ns: string, cmd: string[], timeoutMs?: number, tolerant?: boolean): string
   /** start the DHCP service in the server ns; resolves when it printed READY */
@@ -54,7 +55,7 @@ export function createLab (): Lab {
     throw err
   }
   return {
-    serverNs, clientNs, clientIf: cIf, cleanup,
+    serverNs, clientNs, clientIf: cIf, serverIf: sIf, cleanup,
     run (ns, cmd, timeoutMs = 30_000, tolerant = false) {
       if (tolerant) {
         const r = spawnSync('ip', ['netns', 'exec', ns, ...cmd], { encoding: 'utf8', timeout: timeoutMs })
