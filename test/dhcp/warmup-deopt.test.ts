@@ -33,13 +33,15 @@ function bailouts (trace: string): Bailout[] {
 const servesDhcp = (file: string): boolean =>
   (/\/src\/dhcp\//.test(file) && !/\/src\/dhcp\/thread\/(store-bridge|threaded-service)\.ts$/.test(file)) || /\/src\/net\//.test(file)
 
-t.test('after the warm-up, a storm of real PXE requests deoptimizes none of the code serving DHCP', { skip }, async t => {
+// Both readers of the DHCP ports: recvmmsg (native/udp-batch, the default) and Node's dgram (dhcp.batchReceive false).
+for (const receive of ['recvmmsg', 'dgram'] as const) {
+t.test(`after the warm-up, a storm of real PXE requests deoptimizes none of the code serving DHCP (${receive})`, { skip }, async t => {
   const lab = createLab()
   t.teardown(() => { lab.cleanup() })
   const state = await mkdtemp(join(tmpdir(), 'nbd-deopt-'))
   t.teardown(() => rm(state, { recursive: true, force: true }))
   process.env.NBD_NODE_FLAGS = '--trace-deopt-verbose'
-  const svc = await lab.startService({ server: { address: SERVER_IP, bind: '0.0.0.0' }, dhcp: { mode: 'proxy' }, stateDir: state })
+  const svc = await lab.startService({ server: { address: SERVER_IP, bind: '0.0.0.0' }, dhcp: { mode: 'proxy', batchReceive: receive === 'recvmmsg' }, stateDir: state })
   delete process.env.NBD_NODE_FLAGS
   let out = ''
   try {
@@ -74,3 +76,4 @@ t.test('after the warm-up, a storm of real PXE requests deoptimizes none of the 
   t.same(after.map(b => `${b.head} at ${b.at.map(f => f.replace(/.*\/src\//, 'src/')).join(' < ')}`), [],
     'no deopt in src/dhcp or src/net after READY')
 })
+}
