@@ -258,6 +258,7 @@ export class DhcpSockets {
       const sendOne = (): void => {
         if (sent >= count) return
         const d = datagram(first + sent++)
+        if (d.noise !== undefined) client.send(d.noise.buf, ports[d.noise.via], '127.0.0.1')
         client.send(d.buf, ports[d.via], '127.0.0.1')
       }
       let lastReply = performance.now()

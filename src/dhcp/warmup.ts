@@ -6,7 +6,7 @@
 // first real packets. The packets copy the option sets of the clients in test/fixtures/dhcp (SeaBIOS's iPXE ROM,
 // OVMF x64/IA32, AAVMF, chained iPXE, perfdhcp as a relay) plus a BIOS PXE ROM without iPXE, x64 and ARM64 UEFI
 // HTTP Boot and 4011 boot-item requests: every boot file bootFileFor (proxy.ts) can choose.
-import { BOOTREQUEST, encode, type DhcpPacket } from './packet.js'
+import { BOOTREPLY, BOOTREQUEST, encode, type DhcpPacket } from './packet.js'
 import { MessageType, Opt, PxeSub, encodeSubOptions } from './options.js'
 import type { Via } from './classify.js'
 import type { Machine, MachineStore } from '../store/types.js'
@@ -49,12 +49,75 @@ function warmUpMac (i: number): Buffer {
   return Buffer.from([0x02, 0x6e, 0x62, 0, (m >> 8) & 0xff, m & 0xff])
 }
 
-export interface WarmUpDatagram { buf: Buffer, via: Via }
+/**
+ * One warm-up request, and `noise` to send just before it: a datagram the appliance must stay silent to (see
+ * warmUpNoise), so that replies still pace the warm-up one for one.
+ */
+/**
+ * Transaction ids spread over all 32 bits, as firmware picks them at random: half are above 2^31, which V8 holds as
+ * heap numbers, not small integers. With ids below 2^31 only, the first real one above deoptimized decode (`lost
+ * precision or NaN`, test/dhcp/warmup-deopt.test.ts).
+ */
+function warmUpXid (i: number): number {
+  return Math.imul(i + 1, 0x9e3779b1) >>> 0
+}
+
+export interface WarmUpDatagram { buf: Buffer, via: Via, noise?: { buf: Buffer, via: Via } }
+
+/** One request in this many is preceded by noise. */
+const NOISE_EVERY = 16
+
+/**
+ * What else reaches a proxyDHCP's ports on a real network, which it must drop without a word: other machines' plain
+ * DHCP (no PXE vendor class: phones, PCs; DESIGN.md, stay silent), other servers' replies, and malformed datagrams
+ * (the four ways test/dhcp/lab/dhcp_client.py breaks them, and bytes at random). Without it the first such datagram after start-up
+ * deoptimized classify and Responder.handleUnsafe (test/dhcp/warmup-deopt.test.ts).
+ */
+function warmUpNoise (i: number, valid: Buffer): { buf: Buffer, via: Via } | undefined {
+  if (i % NOISE_EVERY !== NOISE_EVERY - 1) return undefined
+  const kind = (i / NOISE_EVERY | 0) % 8
+  switch (kind) {
+    case 0: case 1: {   // a plain DISCOVER, then a plain REQUEST (requested address, server id), from a non-PXE client
+      const mac = warmUpMac(i)
+      const options = new Map<number, Buffer>([[Opt.MESSAGE_TYPE, Buffer.from([kind === 0 ? MessageType.DISCOVER : MessageType.REQUEST])]])
+      options.set(Opt.CLIENT_ID, Buffer.concat([Buffer.from([1]), mac]))
+      if (kind === 1) { options.set(Opt.REQUESTED_IP, Buffer.from([192, 0, 2, 50])); options.set(Opt.SERVER_ID, Buffer.from([192, 0, 2, 1])) }
+      options.set(Opt.PARAM_LIST, Buffer.from([1, 3, 6, 15, 31, 33, 43, 44, 46, 47, 119, 121, 249, 252]))
+      options.set(Opt.VENDOR_CLASS, Buffer.from('MSFT 5.0'))
+      const p: DhcpPacket = {
+        op: BOOTREQUEST, htype: 1, hlen: 6, hops: 0, xid: warmUpXid(i) ^ 1, secs: 0, flags: 0, ciaddr: '0.0.0.0',
+        yiaddr: '0.0.0.0', siaddr: '0.0.0.0', giaddr: i % 2 === 1 ? '192.0.2.1' : '0.0.0.0', chaddr: mac, sname: '', file: '', options
+      }
+      return { buf: encode(p), via: 'dhcp' }
+    }
+    case 2: return { buf: valid.subarray(0, 100 + (i % 100)), via: 'dhcp' }   // cut inside the fixed header
+    case 3: {   // a broken magic cookie, any of its bytes (one with the top bit set is above 2^31: a heap number to V8)
+      const m = (i / (NOISE_EVERY * 8)) | 0
+      const b = Buffer.from(valid)
+      b[236 + (m % 4)] ^= 0x80 | (m & 0x7f)
+      return { buf: b, via: 'proxy' }
+    }
+    case 4: return { buf: Buffer.concat([valid.subarray(0, 243), Buffer.from([200])]), via: 'dhcp' }   // an option past the end
+    case 5: case 6: {   // bytes at random (a fixed sequence: the same warm-up at every start); with op 1, they get
+      // past the first check to the others (hlen, cookie, options)
+      const b = Buffer.alloc(64 + (i % 600))
+      let x = i | 1
+      for (let k = 0; k < b.length; k++) { x = (Math.imul(x, 1103515245) + 12345) >>> 0; b[k] = x >>> 24 }
+      if (kind === 6) b[0] = BOOTREQUEST
+      return { buf: b, via: i % 2 === 0 ? 'proxy' : 'dhcp' }
+    }
+    default: {   // a BOOTREPLY: another DHCP server's OFFER, relayed to port 67 (RFC 2131 §4.1)
+      const b = Buffer.from(valid)
+      b[0] = BOOTREPLY
+      return { buf: b, via: 'dhcp' }
+    }
+  }
+}
 
 /**
  * The i-th request of the warm-up: the templates in turn, every other one relayed (giaddr set), every eighth a
  * 4011 REQUEST for boot item 1 (PXE spec 2.1 §2.2.6); all carry a client NDI as firmware does. The MAC
- * is machine i mod WARM_UP_MACHINES's.
+ * is machine i mod WARM_UP_MACHINES's. One in NOISE_EVERY comes with noise to send before it.
  */
 export function warmUpPacket (i: number): WarmUpDatagram {
   const t = TEMPLATES[i % TEMPLATES.length]
@@ -86,11 +149,13 @@ export function warmUpPacket (i: number): WarmUpDatagram {
   }
   if (boot) options.set(Opt.VENDOR_SPECIFIC, encodeSubOptions(new Map([[PxeSub.BOOT_ITEM, Buffer.from([0x80, 0x00, 0, 0])]])))
   const p: DhcpPacket = {
-    op: BOOTREQUEST, htype: 1, hlen: 6, hops: i % 2, xid: (0x6e620000 + i) >>> 0, secs: i % 4, flags: i % 3 === 0 ? 0x8000 : 0,
+    op: BOOTREQUEST, htype: 1, hlen: 6, hops: i % 2, xid: warmUpXid(i), secs: i % 4, flags: i % 3 === 0 ? 0x8000 : 0,
     ciaddr: boot ? '192.0.2.99' : '0.0.0.0', yiaddr: '0.0.0.0', siaddr: '0.0.0.0',
     giaddr: !boot && i % 2 === 1 ? '192.0.2.1' : '0.0.0.0', chaddr: mac, sname: '', file: '', options
   }
-  return { buf: encode(p), via: boot ? 'proxy' : 'dhcp' }
+  const buf = encode(p)
+  const noise = warmUpNoise(i, buf)
+  return noise === undefined ? { buf, via: boot ? 'proxy' : 'dhcp' } : { buf, via: boot ? 'proxy' : 'dhcp', noise }
 }
 
 /**
