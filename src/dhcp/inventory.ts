@@ -7,11 +7,16 @@
 //    after any write fails, the reply waits for the write and a failure means silence (DESIGN.md rule 3: warn
 //    with {mac, xid}, send nothing; the firmware retries);
 //  - while it is proven, the sighting goes into a bounded queue and the reply leaves at once. The queue is drained
-//    outside the packet handler (setImmediate, then a timer while it is not empty) by ONE machines.recordSightings
-//    per round for up to SIGHTING_BATCH_MAX sightings, one batch in flight at a time, and no round while the
-//    event loop is behind (the timer fired late): replies come first, the store gets what is left. A batch that
-//    fails is logged with its MAC count and switches back to waiting; the queue is dropped (those machines are
-//    recorded on their next packet).
+//    behind the storm: once no PXE request has come for SIGHTING_QUIET_MS, or once the queue has waited
+//    SIGHTING_MAX_WAIT_MS (a network that is never quiet still gets its machines recorded), by ONE
+//    machines.recordSightings per round (a timer) for up to SIGHTING_BATCH_MAX sightings, one batch in flight at a
+//    time, and no round while the event loop is behind (the timer fired late): replies come first, the store gets
+//    what is left. A batch that fails is logged with its MAC count and switches back to waiting; the queue is
+//    dropped (those machines are recorded on their next packet).
+// Why behind the storm: recording 1,000 new machines in a cold storm's first 0.3 s (main thread, LevelDB's threads,
+// and V8's workers for both) took the CPU from the DHCP thread and the clients; with the writes held until the storm
+// ended, the first 0.5 s of a cold 5,000/s storm had 11–38 replies over 0.15 ms instead of 53–126 (bench/dhcp/
+// README.md, fourteenth pass).
 // Measured (test/store/sightings-bench.ts, level store, warm): 1,000 sightings cost the main thread ~57–68 ms as
 // 1,000 recordSighting calls and ~13–21 ms as recordSightings batches, so the old per-write token bucket (250/s)
 // no longer earns its place: one batch of 256 is ~4–5 ms of main-thread work, split between the read and the write.
@@ -33,6 +38,19 @@ export const SIGHTING_BATCH_MAX = 64
 export const MAX_QUEUED_SIGHTINGS = 8192
 /** The queue is drained every this often while not empty (after the batch in flight has ended). */
 export const SIGHTING_DRAIN_INTERVAL_MS = 20
+/**
+ * Sightings wait until no PXE request has come for this long. A boot storm's requests are microseconds to a few
+ * milliseconds apart; a network where a machine boots now and then is quiet again within this.
+ */
+export const SIGHTING_QUIET_MS = 100
+/**
+ * ...or until the queue has waited this long, whatever the traffic: the inventory's lastSeen is only kept to
+ * SIGHTING_INTERVAL_MS anyway.
+ */
+export const SIGHTING_MAX_WAIT_MS = SIGHTING_INTERVAL_MS
+
+/** When the queue is drained (tests shorten both). */
+export interface SightingTiming { quietMs: number, maxWaitMs: number }
 /** A drain timer that fires this much late means the loop is saturated by requests: no writes that round. */
 const DRAIN_SKIP_LAG_MS = 10
 /**
@@ -47,7 +65,8 @@ const SIGHTING_MAP_LIMIT = 100_000
 
 export type Admission = 'answer' | 'silent' | 'overloaded'
 
-interface Queued { sighting: MachineSighting, at: Date }
+/** A sighting waiting to be written: its time (the clock's, what is stored) and since when it waits (performance.now()). */
+interface Queued { sighting: MachineSighting, at: Date, since: number }
 interface Health { proven: boolean }
 
 const healthByStore = new WeakMap<MachineStore, Health>()
@@ -107,8 +126,11 @@ export class Inventory {
   /** the batch being written behind the replies */
   private batch: Map<string, Queued> | undefined
   private drainScheduled = false
+  /** performance.now() of the last PXE request admitted */
+  private lastRequestAt = -Infinity
 
-  constructor (private readonly store: () => MachineStore, private readonly clock: Clock, private readonly log: Logger) {}
+  constructor (private readonly store: () => MachineStore, private readonly clock: Clock, private readonly log: Logger,
+    private readonly timing: SightingTiming = { quietMs: SIGHTING_QUIET_MS, maxWaitMs: SIGHTING_MAX_WAIT_MS }) {}
 
   private get health (): Health { return healthOf(this.store()) }
 
@@ -128,6 +150,7 @@ export class Inventory {
 
   /** Records the sighting as needed; says whether the request may be answered. Never rejects. */
   async admit (c: Classified, client: PxeClient): Promise<Admission> {
+    this.lastRequestAt = performance.now()
     if (this.health.proven) {
       this.enqueue(c, client)
       return 'answer'
@@ -162,20 +185,19 @@ export class Inventory {
     const now = this.clock.now()
     const sighting = this.due(c, client, now)
     if (sighting === undefined) return
-    this.queue.set(c.mac, { sighting, at: now })
-    this.scheduleDrain(0)
+    // No branch that runs once per storm here (say, "the queue was empty: note since when"): V8 only records type
+    // feedback once a function has run a few times, and the warm-up's queue is empty only at its first request, so
+    // such a branch deoptimized admit at a storm's first request (test/dhcp/warmup-deopt.test.ts).
+    this.queue.set(c.mac, { sighting, at: now, since: this.lastRequestAt })
+    this.scheduleDrain(this.timing.quietMs)
   }
 
   private scheduleDrain (delayMs: number): void {
     if (this.drainScheduled) return
     this.drainScheduled = true
     // drain() takes whether the timer fired late, not the lag itself: a number that was a small integer in the warm-up
-    // (the immediate's 0) and a double in a storm (the timer's lag) deoptimized drain at the first timer round of a
-    // storm (`not a Smi`, bench/dhcp/README.md, fourteenth pass).
-    if (delayMs === 0) {
-      setImmediate(() => { this.drainScheduled = false; this.drain(false) })
-      return
-    }
+    // and a double in a storm deoptimized drain at the first timer round of a storm (`not a Smi`, bench/dhcp/
+    // README.md, fourteenth pass).
     const due = performance.now() + delayMs
     setTimeout(() => { this.drainScheduled = false; this.drain(performance.now() - due >= DRAIN_SKIP_LAG_MS) }, delayMs).unref()
   }
@@ -186,6 +208,16 @@ export class Inventory {
     if (this.batch !== undefined) return   // its end schedules the next round
     if (late) {
       if (this.queue.size > 0) this.scheduleDrain(SIGHTING_DRAIN_INTERVAL_MS)
+      return
+    }
+    if (this.queue.size === 0) return
+    // Behind the storm: not while requests keep coming, unless the queue has waited its longest.
+    const now = performance.now()
+    const quietIn = this.lastRequestAt + this.timing.quietMs - now
+    const oldest = this.queue.values().next().value as Queued   // Map order: the first queued
+    const overdueIn = oldest.since + this.timing.maxWaitMs - now
+    if (quietIn > 0 && overdueIn > 0) {
+      this.scheduleDrain(Math.max(1, Math.min(quietIn, overdueIn)))
       return
     }
     const batch = new Map<string, Queued>()
@@ -212,7 +244,9 @@ export class Inventory {
   /** One batch write; its outcome sets the store's health. */
   private async writeMany (list: Queued[]): Promise<void> {
     try {
-      await this.store().recordSightings(list)
+      // What the store takes, and no more: `since` is this queue's business (and the main thread's store code was
+      // compiled for objects of this shape, Store.warmUp).
+      await this.store().recordSightings(list.map(q => ({ sighting: q.sighting, at: q.at })))
     } catch (err) {
       this.health.proven = false
       throw err

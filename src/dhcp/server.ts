@@ -207,10 +207,11 @@ export class DhcpSockets {
    * of production (bench/dhcp: a warm-up through other objects left deopts in the first second of a storm), on
    * Buffers a real socket delivered. Loopback only: two sockets on 127.0.0.1 stand in for 67 and 4011 and every
    * reply is redirected to the loopback client. Requests are paced by replies (32 in flight, then the last
-   * WARM_UP_PACED_ROUNDS one at a time), with a timer for requests the policy leaves unanswered; resolves when all
-   * were sent and answered or after WARM_UP_MAX_MS. The busy-poll spin is calibrated first.
+   * WARM_UP_PACED_ROUNDS one at a time, after a quiet pause of `pauseMs`), with a timer for requests the policy
+   * leaves unanswered; resolves when all were sent and answered or after WARM_UP_MAX_MS. The busy-poll spin is
+   * calibrated first.
    */
-  async warmUp (rounds: number, datagram: (i: number) => WarmUpDatagram, onMessage: MessageHandler): Promise<void> {
+  async warmUp (rounds: number, datagram: (i: number) => WarmUpDatagram, onMessage: MessageHandler, pauseMs = 0): Promise<void> {
     if (this.socks.size > 0) throw new Error('warmUp must run before start')
     this.busyPoll.prepare()
     const client = dgram.createSocket('udp4')
@@ -234,6 +235,9 @@ export class DhcpSockets {
       // doSend and afterDns (`wrong call target`) and recompiled them while the storm ran (bench/dhcp, 2026-11-24).
       const paced = Math.min(WARM_UP_PACED_ROUNDS, rounds)
       const next = await this.warmUpPhase(client, await bindPair(), rounds - paced, WARM_UP_IN_FLIGHT, 0, datagram, until)
+      // A quiet pause (pauseMs) between the phases: what the pipeline does once a storm is over (the inventory's
+      // writes behind it) runs in the warm-up too.
+      if (pauseMs > 0) await new Promise(resolve => setTimeout(resolve, Math.min(pauseMs, Math.max(0, until - performance.now()))))
       await this.warmUpPhase(client, await bindPair(), paced, 1, next, datagram, until)
     } finally {
       await this.stop()

@@ -4,7 +4,7 @@ import { createDhcpGate } from '../policy/gate.js'
 import { DhcpSockets, type MessageHandler } from './server.js'
 import { Responder } from './responder.js'
 import { warmUpMachineStore, warmUpPacket } from './warmup.js'
-import { Inventory } from './inventory.js'
+import { Inventory, SIGHTING_DRAIN_INTERVAL_MS, SIGHTING_QUIET_MS } from './inventory.js'
 import type { MachineStore } from '../store/types.js'
 
 /**
@@ -13,6 +13,11 @@ import type { MachineStore } from '../store/types.js'
  * compiled send, setImmediate and inventory code on its worker threads during a storm's first second.
  */
 const WARM_UP_ROUNDS = 12_000
+/**
+ * The warm-up's quiet pause between its phases: long enough for the inventory to write a few rounds of the warm-up's
+ * sightings behind the "storm" (to the dry run's stub), so that path is compiled before READY too.
+ */
+const WARM_UP_PAUSE_MS = SIGHTING_QUIET_MS + 4 * SIGHTING_DRAIN_INTERVAL_MS
 
 export interface DhcpService extends Service {
   /** bound ports, for tests that bind port 0 */
@@ -63,7 +68,7 @@ export function createService (ctx: AppContext, opts: DhcpServiceOptions = {}): 
             warmUpStore = warmUpMachineStore()
             await Inventory.probe(warmUpStore)
           }
-          await sockets.warmUp(WARM_UP_ROUNDS, warmUpPacket, onMessage)
+          await sockets.warmUp(WARM_UP_ROUNDS, warmUpPacket, onMessage, WARM_UP_PAUSE_MS)
         } catch (err) {
           log.debug({ err }, 'udp warm-up failed (harmless)')
         }

@@ -14,6 +14,7 @@ import { Inventory, SIGHTING_BATCH_MAX, SIGHTING_DRAIN_INTERVAL_MS } from '../..
 import { createService } from '../../src/dhcp/service.js'
 import { decode, encode, type DhcpPacket } from '../../src/dhcp/packet.js'
 import { MessageType, Opt } from '../../src/dhcp/options.js'
+import { classify } from '../../src/dhcp/classify.js'
 import { openLevelStore } from '../../src/store/level.js'
 import { createBrokenStore, failingStore } from '../../src/store/broken.js'
 import { staticConfig } from '../../src/config/holder.js'
@@ -108,6 +109,34 @@ t.test('after a successful probe, a storm of new machines is answered without wa
   t.match(stored[1], { mac: mac(1), arch: 'efi-x64', vendorClass: 'PXEClient:Arch:00007:UNDI:003016', firstSeen: '2026-03-01T10:00:00.000Z' })
   t.same(h.batches, [SIGHTING_BATCH_MAX, SIGHTING_BATCH_MAX, rest], 'one recordSightings per drain round, at most SIGHTING_BATCH_MAX each')
   t.equal(h.singles(), 0, 'no single writes')
+})
+
+t.test('sightings are written behind the storm: once no request has come for quietMs, or once they have waited maxWaitMs', async t => {
+  const level = await levelStore(t)
+  const writes: number[] = []
+  const machines: MachineStore = { ...level.machines, recordSightings: async (list) => { writes.push(list.length); return await level.machines.recordSightings(list) } }
+  await Inventory.probe(machines)
+  // Long thresholds against 20 ms between requests: only a test process stalled for a whole second could fail this.
+  const inv = new Inventory(() => machines, fixedClock('2026-03-01T10:00:00Z'), silentLogger, { quietMs: 1000, maxWaitMs: 2500 })
+  const request = async (m: string): Promise<void> => {
+    const c = classify(clientPacket({ mac: m, arch: 7 }), 'dhcp', 'proxy')
+    if (c.kind !== 'request' || c.pxe === undefined) throw new Error('not a PXE request')
+    if (await inv.admit(c, c.pxe) !== 'answer') unanswered++
+  }
+  let unanswered = 0
+  const keepAsking = async (ms: number, m: string): Promise<void> => {
+    for (const end = performance.now() + ms; performance.now() < end;) { await request(m); await sleep(20) }
+  }
+  await request(mac(900))
+  await keepAsking(1800, mac(901))   // a machine already queued: nothing new, but the service is busy
+  t.same(writes, [], 'nothing written while requests kept coming (1.8 s, under maxWaitMs)')
+  await until(() => writes.length > 0)
+  t.same(writes, [2], 'written once the requests stopped')
+  t.ok(await level.machines.get(mac(900)) !== undefined && await level.machines.get(mac(901)) !== undefined, 'both machines recorded')
+  await request(mac(902))
+  await keepAsking(4000, mac(903))
+  t.same(writes, [2, 2], 'a network that is never quiet still gets its machines written, after maxWaitMs')
+  t.equal(unanswered, 0, 'every request answered at once')
 })
 
 t.test('a broken store fails the probe, and then every new machine gets silence (rule 3)', async t => {

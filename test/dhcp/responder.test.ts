@@ -3,8 +3,8 @@ import t from 'tap'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Responder, MAX_WAITING_SIGHTINGS, MAX_QUEUED_FULL, SIGHTING_DRAIN_INTERVAL_MS, type Reply } from '../../src/dhcp/responder.js'
-import { SIGHTING_BATCH_MAX } from '../../src/dhcp/inventory.js'
+import { Responder, MAX_WAITING_SIGHTINGS, MAX_QUEUED_FULL, type Reply } from '../../src/dhcp/responder.js'
+import { Inventory, SIGHTING_BATCH_MAX } from '../../src/dhcp/inventory.js'
 import { decode, encode, type DhcpPacket } from '../../src/dhcp/packet.js'
 import { MessageType, Opt, optIp } from '../../src/dhcp/options.js'
 import { createMemoryStore } from '../../src/store/memory.js'
@@ -17,6 +17,11 @@ import type { Store } from '../../src/store/types.js'
 import type { DhcpGate } from '../../src/policy/types.js'
 import { createDhcpGate } from '../../src/policy/gate.js'
 import { FULL, SERVER, clientPacket, testConfig, type ClientSpec } from './helpers.js'
+
+/** Waits (bounded: 5 s) until `done()`; the test then asserts on the state, never on how long it took. */
+async function until (done: () => Promise<boolean> | boolean): Promise<void> {
+  for (let i = 0; i < 500 && !(await done()); i++) await new Promise(resolve => setTimeout(resolve, 10))
+}
 
 function harness (cfg: AppConfig, store: Store = createMemoryStore(), gate: DhcpGate = { shouldAnswer: async () => true }) {
   let current = cfg
@@ -59,7 +64,7 @@ t.test('proxy: records the machine on first contact, rate-limits rewrites, answe
   t.equal(writes.length, 1, 'a retry 0 s later is not rewritten')
   h.clock.advance(10_000)
   await h.ask({ arch: 7, mac: '52:54:00:aa:00:01' })
-  await new Promise(resolve => setImmediate(resolve))  // this write runs behind the reply (store proven healthy)
+  await until(() => writes.length >= 2)   // this write runs behind the reply (store proven healthy), once quiet
   t.equal(writes.length, 2, 'written again after 10 s')
   t.match(await h.store.machines.get('52:54:00:aa:00:01'), { lastSeen: '2026-03-01T10:00:10.000Z' })
   t.equal(h.sent.length, 3, 'every DISCOVER answered')
@@ -252,15 +257,16 @@ t.test('inventory writes go behind the reply once the store has proven healthy, 
   t.ok(await h.ask({ mac: '52:54:00:ab:00:01', arch: 0 }), 'first write waited for, and succeeded')
   mode = 'hang'
   t.ok(await h.ask({ mac: '52:54:00:ab:00:02', arch: 0 }), 'healthy store: answered before the write starts')
-  await new Promise(resolve => setImmediate(resolve))  // the queue is drained outside the packet handler
-  t.equal(hung.length, 1)
+  t.equal(hung.length, 0, 'the queue is drained outside the packet handler')
+  await until(() => hung.length >= 1)
+  t.equal(hung.length, 1, 'written once the requests stopped')
   t.equal(await store.machines.get('52:54:00:ab:00:02'), undefined, 'not written yet')
   hung[0]()
-  await new Promise(resolve => setImmediate(resolve))
+  await until(async () => await store.machines.get('52:54:00:ab:00:02') !== undefined)
   t.ok(await store.machines.get('52:54:00:ab:00:02'), 'written behind the reply')
   mode = 'fail'
   t.ok(await h.ask({ mac: '52:54:00:ab:00:03', arch: 0 }), 'the failure is not known yet when this one is answered')
-  await new Promise(resolve => setImmediate(resolve))
+  await until(() => !Inventory.isProven(store.machines))
   t.equal(await h.ask({ mac: '52:54:00:ab:00:04', arch: 0 }), undefined, 'after a failed write: wait again, and silence on failure')
   mode = 'ok'
   t.ok(await h.ask({ mac: '52:54:00:ab:00:04', arch: 0 }), 'the retry is answered once the store works')
@@ -271,10 +277,16 @@ t.test('a storm of new machines: answered at once, then recorded by one batch wr
   const store = createMemoryStore()
   const batches: number[] = []
   let single = 0
+  let release = (): void => {}
+  const firstBatchHeld = new Promise<void>(resolve => { release = resolve })
   const rs = store.machines.recordSighting.bind(store.machines)
   const rss = store.machines.recordSightings.bind(store.machines)
   store.machines.recordSighting = async (s, at) => { single++; return await rs(s, at) }
-  store.machines.recordSightings = async (list) => { batches.push(list.length); return await rss(list) }
+  store.machines.recordSightings = async (list) => {
+    batches.push(list.length)
+    if (batches.length === 1) await firstBatchHeld
+    return await rss(list)
+  }
   const h = harness(testConfig(), store)
   const mac = (i: number) => `52:54:03:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`
   t.ok(await h.ask({ mac: mac(0), arch: 0 }), 'first contact: waited for its write (store not proven)')
@@ -283,12 +295,13 @@ t.test('a storm of new machines: answered at once, then recorded by one batch wr
   const replies: Array<DhcpPacket | undefined> = []
   for (let i = 1; i <= n; i++) replies.push(await h.ask({ mac: mac(i), arch: 0 }))
   t.equal(replies.filter(r => r !== undefined).length, n, 'every machine answered')
-  t.same(batches, [], 'no write yet: the queue is drained outside the packet handler')
-  await new Promise(resolve => setImmediate(resolve))
+  t.same(batches, [], 'no write yet: the queue is drained outside the packet handler, behind the storm')
+  await until(() => batches.length >= 1)
   t.same(batches, [SIGHTING_BATCH_MAX], 'one batch of at most SIGHTING_BATCH_MAX sightings per round')
   t.equal(await store.machines.get(mac(n)), undefined, 'the last ones not recorded yet')
   t.ok(await h.ask({ mac: mac(n), arch: 0 }), 'its retry answered')
-  for (let i = 0; i < 50 && batches.length < 2; i++) await new Promise(resolve => setTimeout(resolve, SIGHTING_DRAIN_INTERVAL_MS))
+  release()
+  await until(() => batches.length >= 2)
   t.same(batches, [SIGHTING_BATCH_MAX, 10], 'the rest in the next round; the retry added nothing (queued already)')
   t.ok(await store.machines.get(mac(n)), 'recorded')
   t.equal((await store.machines.list()).length, n + 1, 'each machine recorded')
