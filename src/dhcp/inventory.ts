@@ -59,6 +59,8 @@ const DRAIN_SKIP_LAG_MS = 10
  * not answered yet: the first success switches to writing behind.
  */
 export const MAX_WAITING_SIGHTINGS = 32
+/** Inventory.flush (the service stopping) gives up after this long; the DHCP thread is terminated after 5 s. */
+export const FLUSH_TIMEOUT_MS = 2000
 /** Inventory.probe gives up after this long: the service starts anyway, replies wait for writes (rule 3). */
 export const PROBE_TIMEOUT_MS = 5000
 const SIGHTING_MAP_LIMIT = 100_000
@@ -125,6 +127,8 @@ export class Inventory {
   private readonly queue = new Map<string, Queued>()
   /** the batch being written behind the replies */
   private batch: Map<string, Queued> | undefined
+  /** settles when the batch in flight has ended */
+  private batchDone: Promise<void> = Promise.resolve()
   private drainScheduled = false
   /** performance.now() of the last PXE request admitted */
   private lastRequestAt = -Infinity
@@ -220,18 +224,39 @@ export class Inventory {
       this.scheduleDrain(Math.max(1, Math.min(quietIn, overdueIn)))
       return
     }
+    void this.writeBatch(this.takeBatch())
+  }
+
+  /**
+   * Writes every queued sighting now, quiet or not: the service is stopping, and what is still queued would otherwise
+   * be lost until those machines ask again. Rounds of SIGHTING_BATCH_MAX back to back, for up to `timeoutMs`;
+   * resolves with how many sightings were left unwritten (the store failed or was too slow).
+   */
+  async flush (timeoutMs = FLUSH_TIMEOUT_MS): Promise<number> {
+    const until = performance.now() + timeoutMs
+    while (performance.now() < until && this.health.proven && (this.batch !== undefined || this.queue.size > 0)) {
+      const inFlight = this.batch !== undefined ? this.batchDone : this.writeBatch(this.takeBatch())
+      await Promise.race([inFlight, new Promise(resolve => setTimeout(resolve, Math.max(0, until - performance.now())))])
+    }
+    return this.queue.size + (this.batch?.size ?? 0)
+  }
+
+  /** Takes up to SIGHTING_BATCH_MAX queued sightings, oldest first. */
+  private takeBatch (): Map<string, Queued> {
     const batch = new Map<string, Queued>()
     for (const [mac, q] of this.queue) {
       if (batch.size >= SIGHTING_BATCH_MAX) break
       this.queue.delete(mac)
       batch.set(mac, q)
     }
-    if (batch.size > 0) this.writeBatch(batch)
+    return batch
   }
 
-  private writeBatch (batch: Map<string, Queued>): void {
+  /** Writes `batch` (one in flight at a time); resolves when it has ended, whatever its outcome. */
+  private writeBatch (batch: Map<string, Queued>): Promise<void> {
+    if (batch.size === 0) return Promise.resolve()
     this.batch = batch
-    this.writeMany([...batch.values()]).catch((err: unknown) => {
+    this.batchDone = this.writeMany([...batch.values()]).catch((err: unknown) => {
       // Answered without waiting: nobody else will report it.
       this.log.warn({ err, macs: batch.size, dropped: this.queue.size }, 'machine sightings not recorded (answered already); waiting for the store from now on')
       this.queue.clear()
@@ -239,6 +264,7 @@ export class Inventory {
       this.batch = undefined
       if (this.queue.size > 0) this.scheduleDrain(SIGHTING_DRAIN_INTERVAL_MS)
     })
+    return this.batchDone
   }
 
   /** One batch write; its outcome sets the store's health. */

@@ -44,6 +44,11 @@ export class Responder {
     await this.inventory.reset()
   }
 
+  /** Writes the inventory's queued sightings now (the service is stopping); resolves with how many were not. */
+  async flushSightings (): Promise<number> {
+    return await this.inventory.flush()
+  }
+
   /** Loads the lease table from the store (once; retried after a failure). */
   leaseTable (): Promise<LeaseTable> {
     if (this.leases === undefined) {

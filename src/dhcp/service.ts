@@ -93,6 +93,9 @@ export function createService (ctx: AppContext, opts: DhcpServiceOptions = {}): 
     },
     async stop () {
       await sockets.stop()
+      // Machines first seen in the last storm are still queued (written behind it): write them before going.
+      const left = await responder.flushSightings()
+      if (left > 0) log.warn({ sightings: left }, 'dhcp stopping: machine sightings not recorded (the store did not take them in time); those machines are recorded when they next ask')
     },
     ports: () => ({ dhcp: sockets.port('dhcp'), proxyDhcp: sockets.port('proxy') })
   }

@@ -217,3 +217,38 @@ t.test('service start: probes the store before the sockets open; a broken store 
   t.match(bad.lines().filter(l => l.msg === 'cannot record machine sighting; not answering'), [{ mac: mac(2), xid: 2 }], 'the request reached it, and the store failure was reported')
   t.equal(replies.length, before, 'and it sent nothing')
 })
+
+t.test('stopping the service writes the sightings still queued behind the storm', async t => {
+  const cfg = testConfig({ server: { bind: '127.0.0.1', address: '127.0.0.1' }, ports: { dhcp: 0, proxyDhcp: 0 } })
+  const client = createSocket('udp4')
+  t.teardown(() => { client.close() })
+  client.bind(0, '127.0.0.1')
+  await once(client, 'listening')
+  let replies = 0
+  client.on('message', () => { replies++ })
+  const level = await levelStore(t)
+  const svc = createService({ config: staticConfig(cfg), store: level, log: silentLogger, clock: fixedClock('2026-03-01T10:00:00Z') })!
+  await svc.start()
+  const n = 20
+  for (let i = 0; i < n; i++) client.send(encode(clientPacket({ mac: mac(300 + i), arch: 7, type: MessageType.REQUEST, ciaddr: '127.0.0.1', xid: i })), svc.ports().proxyDhcp!, '127.0.0.1')
+  await until(() => replies >= n)
+  t.equal(replies, n, 'every machine answered')
+  t.same(await level.machines.list(), [], 'nothing written yet: the storm might go on')
+  await svc.stop()
+  t.equal((await level.machines.list()).length, n, 'every machine recorded by the time stop() resolved')
+})
+
+t.test('flush gives up on a store that does not answer, and says how many sightings were left', async t => {
+  const level = await levelStore(t)
+  const h = held(level.machines)
+  await Inventory.probe(h.machines)
+  const inv = new Inventory(() => h.machines, fixedClock('2026-03-01T10:00:00Z'), silentLogger)
+  for (let i = 0; i < SIGHTING_BATCH_MAX + 5; i++) {
+    const c = classify(clientPacket({ mac: mac(400 + i), arch: 0 }), 'dhcp', 'proxy')
+    if (c.kind === 'request' && c.pxe !== undefined) await inv.admit(c, c.pxe)
+  }
+  t.equal(await inv.flush(200), SIGHTING_BATCH_MAX + 5, 'the first batch hangs in the store: all of them left')
+  h.open()
+  t.equal(await inv.flush(5000), 0, 'once the store answers, the rest is written too')
+  t.equal((await level.machines.list()).length, SIGHTING_BATCH_MAX + 5)
+})

@@ -120,6 +120,17 @@ t.test('the thread logs through the main logger; a store that fails keeps DHCP s
   t.ok(await until(async () => lines.some(l => l.msg === 'cannot record machine sighting; not answering' && l.mac === '52:54:00:aa:00:03')), 'and the warning says why')
 })
 
+t.test('stop() has the thread write the sightings still queued behind the storm, through the main thread\'s store', async t => {
+  const store = createMemoryStore()
+  const svc = createThreadedService({ config: reloadable(loopback), store, log: silentLogger, clock: systemClock })!
+  await svc.start()
+  const ask = await client(t, () => svc.ports().proxyDhcp!)
+  const macs = Array.from({ length: 5 }, (_, i) => `52:54:00:aa:01:0${i}`)
+  for (const mac of macs) t.ok(await ask(mac), `${mac} answered`)
+  await svc.stop()
+  t.same((await store.machines.list()).map(m => m.mac).sort(), macs, 'every machine recorded by the time stop() resolved')
+})
+
 t.test('stop() closes the sockets and ends the thread', async t => {
   const svc = createThreadedService({ config: reloadable(loopback), store: createMemoryStore(), log: silentLogger, clock: systemClock })!
   await svc.start()
