@@ -12,15 +12,20 @@ export function applyPatch<T extends object> (stored: T, patch: object): T {
   return jsonCopy({ ...stored, ...patch })
 }
 
-/** Merge a sighting: only defined fields overwrite; firstSeen is kept; lastSeen never goes backwards. */
+/**
+ * Merge a sighting: only defined fields overwrite; firstSeen never goes forwards and lastSeen never backwards. A
+ * sighting can arrive after a later one: DHCP writes its sightings behind a boot storm (src/dhcp/inventory.ts),
+ * while the machine's iPXE request may have been recorded already (src/http/boot-flow.ts).
+ */
 export function mergeSighting<M extends { firstSeen: string, lastSeen: string }> (
   stored: M | undefined, sighting: object, at: Date
 ): M {
   const iso = at.toISOString()
   const defined = Object.fromEntries(Object.entries(sighting).filter(([, v]) => v !== undefined))
   if (stored === undefined) return jsonCopy({ ...defined, firstSeen: iso, lastSeen: iso }) as M
+  const firstSeen = stored.firstSeen < iso ? stored.firstSeen : iso
   const lastSeen = stored.lastSeen > iso ? stored.lastSeen : iso
-  return jsonCopy({ ...stored, ...defined, firstSeen: stored.firstSeen, lastSeen })
+  return jsonCopy({ ...stored, ...defined, firstSeen, lastSeen })
 }
 
 /** Deployments of one machine, oldest first (createdAt, then id for ties). */

@@ -46,7 +46,7 @@ export function storeContract (t: Test, h: StoreHarness): void {
     t.same(await store.machines.get(MAC), m)
   })
 
-  t.test('machines: sightings merge — undefined keeps stored values, firstSeen kept, lastSeen advances', async t => {
+  t.test('machines: sightings merge — undefined keeps stored values, firstSeen only goes back, lastSeen only advances', async t => {
     await store.machines.recordSighting({ mac: MAC, arch: 'bios', serial: 'SN1', ip: '10.0.0.5' }, new Date('2026-01-01T10:00:00Z'))
     await store.machines.update(MAC, { protected: true })
     const m = await store.machines.recordSighting({ mac: MAC, arch: 'efi-x64', serial: undefined, vendorClass: 'PXEClient:Arch:00007' }, new Date('2026-01-02T10:00:00Z'))
@@ -59,6 +59,7 @@ export function storeContract (t: Test, h: StoreHarness): void {
     t.equal(m.lastSeen, '2026-01-02T10:00:00.000Z')
     const late = await store.machines.recordSighting({ mac: MAC }, new Date('2025-12-31T00:00:00Z'))
     t.equal(late.lastSeen, '2026-01-02T10:00:00.000Z', 'a late-arriving older sighting does not move lastSeen back')
+    t.equal(late.firstSeen, '2025-12-31T00:00:00.000Z', 'but it moves firstSeen back: DHCP writes behind a storm, after the iPXE request may have been recorded')
     t.same(await store.machines.get(MAC), late)
   })
 
@@ -96,8 +97,8 @@ export function storeContract (t: Test, h: StoreHarness): void {
     ])
     t.equal(got.length, 3, 'one machine per entry')
     t.same(got[0], { mac: MAC, arch: 'bios', serial: 'S', firstSeen: '2026-01-01T00:00:02.000Z', lastSeen: '2026-01-01T00:00:02.000Z' })
-    const last = { mac: MAC, arch: 'efi-x64', serial: 'S', uuid: '11111111-2222-3333-4444-555555555555', firstSeen: '2026-01-01T00:00:02.000Z', lastSeen: '2026-01-01T00:00:03.000Z' }
-    t.same(got[2], last, 'later entries merge into earlier ones; an older time does not move lastSeen back')
+    const last = { mac: MAC, arch: 'efi-x64', serial: 'S', uuid: '11111111-2222-3333-4444-555555555555', firstSeen: '2026-01-01T00:00:01.000Z', lastSeen: '2026-01-01T00:00:03.000Z' }
+    t.same(got[2], last, 'later entries merge into earlier ones; an older time does not move lastSeen back, and moves firstSeen back')
     t.same(await store.machines.get(MAC), last)
     t.same(await store.machines.list(), [last], 'one record')
   })
