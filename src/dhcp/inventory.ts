@@ -233,10 +233,16 @@ export class Inventory {
    * resolves with how many sightings were left unwritten (the store failed or was too slow).
    */
   async flush (timeoutMs = FLUSH_TIMEOUT_MS): Promise<number> {
-    const until = performance.now() + timeoutMs
-    while (performance.now() < until && this.health.proven && (this.batch !== undefined || this.queue.size > 0)) {
-      const inFlight = this.batch !== undefined ? this.batchDone : this.writeBatch(this.takeBatch())
-      await Promise.race([inFlight, new Promise(resolve => setTimeout(resolve, Math.max(0, until - performance.now())))])
+    // One deadline timer, cleared at the end: a timer left pending would keep the stopping thread alive until it fired.
+    let timer: NodeJS.Timeout | undefined
+    let expired = false
+    const deadline = new Promise<void>(resolve => { timer = setTimeout(() => { expired = true; resolve() }, timeoutMs) })
+    try {
+      while (!expired && this.health.proven && (this.batch !== undefined || this.queue.size > 0)) {
+        await Promise.race([this.batch !== undefined ? this.batchDone : this.writeBatch(this.takeBatch()), deadline])
+      }
+    } finally {
+      clearTimeout(timer)
     }
     return this.queue.size + (this.batch?.size ?? 0)
   }

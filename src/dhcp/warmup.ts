@@ -50,10 +50,6 @@ function warmUpMac (i: number): Buffer {
 }
 
 /**
- * One warm-up request, and `noise` to send just before it: a datagram the appliance must stay silent to (see
- * warmUpNoise), so that replies still pace the warm-up one for one.
- */
-/**
  * Transaction ids spread over all 32 bits, as firmware picks them at random: half are above 2^31, which V8 holds as
  * heap numbers, not small integers. With ids below 2^31 only, the first real one above deoptimized decode (`lost
  * precision or NaN`, test/dhcp/warmup-deopt.test.ts).
@@ -62,6 +58,10 @@ function warmUpXid (i: number): number {
   return Math.imul(i + 1, 0x9e3779b1) >>> 0
 }
 
+/**
+ * One warm-up request, and `noise` to send just before it: a datagram the appliance must stay silent to (see
+ * warmUpNoise), so that replies still pace the warm-up one for one.
+ */
 export interface WarmUpDatagram { buf: Buffer, via: Via, noise?: { buf: Buffer, via: Via } }
 
 /** One request in this many is preceded by noise. */
