@@ -70,8 +70,8 @@ const NOISE_EVERY = 16
 /**
  * What else reaches a proxyDHCP's ports on a real network, which it must drop without a word: other machines' plain
  * DHCP (no PXE vendor class: phones, PCs; DESIGN.md, stay silent), other servers' replies, and malformed datagrams
- * (the four ways test/dhcp/lab/dhcp_client.py breaks them, and bytes at random). Without it the first such datagram after start-up
- * deoptimized classify and Responder.handleUnsafe (test/dhcp/warmup-deopt.test.ts).
+ * (the four ways test/dhcp/lab/dhcp_client.py breaks them, and bytes at random). Without it the first such datagram
+ * after start-up deoptimized classify and Responder.handleUnsafe (test/dhcp/warmup-deopt.test.ts).
  */
 function warmUpNoise (i: number, valid: Buffer): { buf: Buffer, via: Via } | undefined {
   if (i % NOISE_EVERY !== NOISE_EVERY - 1) return undefined
