@@ -25,6 +25,8 @@ PACKAGES=(
   openssh-client
   # benchmarks: reference servers; bench/e2e's debian-* cases debootstrap a real Debian
   nginx-light debootstrap
+  # bench/dhcp: /usr/bin/time measures the load generator's own CPU
+  time
   # systemd unit verification
   systemd
   # native/udp-batch (recvmmsg for the DHCP ports; scripts/build-native.sh): node-gyp needs make, g++ and python3

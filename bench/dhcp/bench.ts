@@ -1,6 +1,7 @@
 // proxyDHCP throughput and latency: perfdhcp (kea-admin) against the appliance and against dnsmasq in proxy
 // mode, same PXE options, same run, inside network namespaces (nothing leaves them).
 //   npx tsx bench/dhcp/bench.ts [--rate 5000] [--seconds 10] [--store level|memory] [--clients N] [--busy-poll 300] [--receive both] [--nice N] [--thread-nice N] [--thread-fifo N] [--reference-twice]
+//     [--skip-no-poll] [--perfdhcp-threads single|multi] [--json FILE]
 // The appliance runs with dhcp.busyPollMicroseconds = --busy-poll (default: the config default, 300) and with 0
 // ("no poll"), each with the CPU time its process used, then dnsmasq; with --receive both (the default) each of those
 // twice: reading with recvmmsg (native/udp-batch, "appliance") and with Node's dgram ("dgram").
@@ -20,7 +21,7 @@
 // over its storm, divided by the DISCOVERs sent; with busy polling that includes the spinning.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { copyFileSync, readFileSync } from 'node:fs'
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir, loadavg, cpus } from 'node:os'
 import { join } from 'node:path'
 import { createLab, SERVER_IP, type Lab } from '../../test/dhcp/lab/netns.js'
@@ -51,6 +52,13 @@ const RECEIVES = RECEIVE === 'both' ? ['recvmmsg', 'dgram'] : [RECEIVE]
 const REFERENCE_TWICE = process.argv.includes('--reference-twice')
 /** --in-thread: the DHCP service on the main thread (src/dhcp/service.ts), not on its own (the appliance's way) */
 const IN_THREAD = process.argv.includes('--in-thread')
+/** --skip-no-poll: leave out the appliance without busy polling (the "no poll" rows) */
+const SKIP_NO_POLL = process.argv.includes('--skip-no-poll')
+/** --json FILE: also write every target's figures there (bench/dhcp/series.ts reads them) */
+const JSON_OUT = arg('json', '')
+/** --perfdhcp-threads single|multi: perfdhcp's -g (unset: its own default, 'multi' on more than one CPU) */
+const PERFDHCP_THREADS = arg('perfdhcp-threads', '')
+if (!['', 'single', 'multi'].includes(PERFDHCP_THREADS)) throw new Error(`--perfdhcp-threads ${PERFDHCP_THREADS}: expected single or multi`)
 if (!['shared', 'split', 'both'].includes(CPUS)) throw new Error(`--cpus ${CPUS}: expected shared, split or both`)
 const LAYOUTS: CpuLayout[] = CPUS === 'both' ? ['shared', 'split'] : [CPUS as CpuLayout]
 
@@ -61,6 +69,8 @@ interface Result {
   p99Later: number, bursts: number, stalls: number, perfdhcpAvgMs: string,
   /** CPU time of the target's whole process (all threads, user + system) from just before the storm to just after it */
   stormCpuMs: number
+  /** perfdhcp's own CPU time for the run (user + system) */
+  perfdhcpCpuMs: number
 }
 
 const sleep = (ms: number) => new Promise(r => setTimeout(r, ms))
@@ -82,7 +92,10 @@ async function measure (lab: Lab, name: string, layout: CpuLayout, dir: string, 
   benchOutOfTheWay(true, layout === 'split' ? String(cpus().length - 1) : undefined)
   await sleep(1000)
   const cpuBefore = processCpuMs(serverPid)
-  const r = spawnSync(loadPolicyPrefix[0], [...loadPolicyPrefix.slice(1), 'ip', 'netns', 'exec', lab.clientNs, ...load, ...perfdhcpArgs(RATE, SECONDS, CLIENTS)], { encoding: 'utf8' })
+  // /usr/bin/time: the load generator's own CPU time (user + system), printed beside the target's
+  const threads = PERFDHCP_THREADS === '' ? undefined : PERFDHCP_THREADS as 'single' | 'multi'
+  const r = spawnSync(loadPolicyPrefix[0], [...loadPolicyPrefix.slice(1), 'ip', 'netns', 'exec', lab.clientNs, ...load,
+    '/usr/bin/time', '-f', 'perfdhcp CPU %U %S', ...perfdhcpArgs(RATE, SECONDS, CLIENTS, threads)], { encoding: 'utf8' })
   await sleep(500)
   const stormCpuMs = processCpuMs(serverPid) - cpuBefore
   benchOutOfTheWay(false, layout === 'split' ? `0-${cpus().length - 1}` : undefined)
@@ -97,7 +110,8 @@ async function measure (lab: Lab, name: string, layout: CpuLayout, dir: string, 
     offersPerSec: Math.round(received / SECONDS),
     p50: percentile(timing.latenciesMs, 50), p99: percentile(timing.latenciesMs, 99),
     p99Later: percentile(timing.series.filter(([at]) => at >= 1).map(([, ms]) => ms), 99), ...sendEvenness(timing.series),
-    perfdhcpAvgMs: /avg delay: ([\d.]+ ms)/.exec(out)?.[1] ?? '?', stormCpuMs
+    perfdhcpAvgMs: /avg delay: ([\d.]+ ms)/.exec(out)?.[1] ?? '?', stormCpuMs,
+    perfdhcpCpuMs: Math.round(1000 * (num(/perfdhcp CPU ([\d.]+)/) + num(/perfdhcp CPU [\d.]+ ([\d.]+)/)))
   }
 }
 
@@ -111,7 +125,7 @@ async function main (): Promise<void> {
   try {
     for (const layout of LAYOUTS) {
       const pin = serverCpu(layout)
-      const targets = RECEIVES.flatMap(receive => [[receive, BUSY_POLL], [receive, 0]] as const)
+      const targets = RECEIVES.flatMap(receive => SKIP_NO_POLL ? [[receive, BUSY_POLL] as const] : [[receive, BUSY_POLL], [receive, 0]] as const)
       for (const [receive, busyPollMicroseconds] of targets) {
         const name = `${receive === 'dgram' ? 'dgram' : 'appliance'}${busyPollMicroseconds === 0 ? ' no poll' : ''}`
         const db = STORE === 'level' ? { stateDir: join(dir, `db-${layout}-${receive}-${busyPollMicroseconds}`) } : {}
@@ -145,10 +159,10 @@ async function main (): Promise<void> {
   }
   console.log(`perfdhcp DISCOVER→OFFER, ${RATE}/s for ${SECONDS} s, relay mode, PXE options (arch 7); appliance store: ${STORE}, ${CLIENTS} distinct clients${NICE !== '' ? `; appliance under nice -n ${NICE}` : ''}`)
   console.log(`host: ${cpus().length} CPUs, load average ${loadavg().map(x => x.toFixed(1)).join(' ')} (other work shares the machine)${haltPolling()}`)
-  console.log('CPUs    target          sent   recv  drops  offers/s  p50 ms  p99 ms  p99 after 1st s  perfdhcp bursts/stalls  perfdhcp avg  CPU µs/DISCOVER')
+  console.log('CPUs    target          sent   recv  drops  offers/s  p50 ms  p99 ms  p99 after 1st s  perfdhcp bursts/stalls  perfdhcp avg  CPU µs/DISCOVER  perfdhcp CPU s')
   for (const r of results) {
     const cpuPer = (r.stormCpuMs * 1000 / r.sent).toFixed(0)
-    console.log(`${r.layout.padEnd(7)} ${r.name.padEnd(13)} ${String(r.sent).padStart(6)} ${String(r.received).padStart(6)} ${String(r.drops).padStart(6)} ${String(r.offersPerSec).padStart(9)} ${r.p50.toFixed(3).padStart(7)} ${r.p99.toFixed(3).padStart(7)} ${r.p99Later.toFixed(3).padStart(16)} ${`${r.bursts}/${r.stalls}`.padStart(23)}  ${r.perfdhcpAvgMs.padEnd(11)}  ${cpuPer.padStart(15)}`)
+    console.log(`${r.layout.padEnd(7)} ${r.name.padEnd(13)} ${String(r.sent).padStart(6)} ${String(r.received).padStart(6)} ${String(r.drops).padStart(6)} ${String(r.offersPerSec).padStart(9)} ${r.p50.toFixed(3).padStart(7)} ${r.p99.toFixed(3).padStart(7)} ${r.p99Later.toFixed(3).padStart(16)} ${`${r.bursts}/${r.stalls}`.padStart(23)}  ${r.perfdhcpAvgMs.padEnd(11)}  ${cpuPer.padStart(15)}  ${(r.perfdhcpCpuMs / 1000).toFixed(2).padStart(13)}`)
   }
   console.log('(CPU µs/DISCOVER: CPU time of the whole server process, every thread, user + system, from just before the storm')
   console.log(' to 0.5 s after it, per DISCOVER sent; with busy polling it includes what the serving thread spins.)')
@@ -162,6 +176,7 @@ async function main (): Promise<void> {
     if (d === undefined) continue
     console.log(`ratio ${a.name}/dnsmasq [${a.layout}]: offers/s ${(a.offersPerSec / d.offersPerSec).toFixed(2)}, p50 ${(a.p50 / d.p50).toFixed(2)}, p99 ${(a.p99 / d.p99).toFixed(2)}, p99 after 1st s ${(a.p99Later / d.p99Later).toFixed(2)}`)
   }
+  if (JSON_OUT !== '') writeFileSync(JSON_OUT, JSON.stringify({ loadavg: loadavg(), results }))
 }
 
 await main()

@@ -20,10 +20,12 @@ const PXE_OPTS = ['-o', '60,' + Buffer.from('PXEClient:Arch:00007:UNDI:003000').
 
 /**
  * perfdhcp as a relay (giaddr = CLIENT_IP, replies unicast to giaddr:67), DISCOVER/OFFER only (-i: a proxy gives no
- * address), `rate`/s for `seconds` from `clients` distinct MACs; -W: wait for late replies before exiting.
+ * address), `rate`/s for `seconds` from `clients` distinct MACs; -W: wait for late replies before exiting. `threads`:
+ * perfdhcp's -g; its default on more than one CPU is 'multi' (a receiving thread beside the sending one).
  */
-export function perfdhcpArgs (rate: number, seconds: number, clients: number): string[] {
-  return ['perfdhcp', '-4', '-i', '-l', CLIENT_IP, '-r', String(rate), '-p', String(seconds), '-R', String(clients), '-W', '1000000', ...PXE_OPTS, SERVER_IP]
+export function perfdhcpArgs (rate: number, seconds: number, clients: number, threads?: 'single' | 'multi'): string[] {
+  return ['perfdhcp', '-4', '-i', '-l', CLIENT_IP, '-r', String(rate), '-p', String(seconds), '-R', String(clients), '-W', '1000000',
+    ...(threads !== undefined ? ['-g', threads] : []), ...PXE_OPTS, SERVER_IP]
 }
 
 /**
