@@ -76,3 +76,26 @@ export function summarize (runs: ReadonlyMap<string, ReadonlyArray<readonly RunR
   }
   return out
 }
+
+/**
+ * Mann–Whitney U test, two-sided, normal approximation (no tie correction; fine for the 6–40 runs a series has):
+ * the probability of rank sums at least this far apart if `xs` and `ys` came from one distribution. series.ts uses it
+ * on p99 ratios: a target's against dnsmasq's, and dnsmasq's second run's against its first ("dnsmasq again", the
+ * spread one server shows against itself on this machine).
+ */
+export function mannWhitneyP (xs: readonly number[], ys: readonly number[]): number {
+  if (xs.length === 0 || ys.length === 0) return 1
+  let u = 0
+  for (const x of xs) for (const y of ys) u += x < y ? 1 : x === y ? 0.5 : 0
+  const n1 = xs.length; const n2 = ys.length
+  const z = (u - n1 * n2 / 2) / Math.sqrt(n1 * n2 * (n1 + n2 + 1) / 12)
+  return Math.min(1, erfc(Math.abs(z) / Math.SQRT2))
+}
+
+/** Complementary error function (Numerical Recipes' erfcc, fractional error < 1.2e-7). */
+function erfc (x: number): number {
+  const t = 1 / (1 + x / 2)
+  const y = t * Math.exp(-x * x - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
+    t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))))
+  return x >= 0 ? y : 2 - y
+}

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { summarize, type RunRow } from './series-stats.js'
+import { mannWhitneyP, summarize, type RunRow } from './series-stats.js'
 
 const argv = process.argv.slice(2)
 const arg = (n: string, d: string): string => { const i = argv.indexOf(`--${n}`); return i >= 0 ? argv[i + 1] : d }
@@ -54,9 +54,17 @@ try {
 const fmt = (x: number): string => x.toFixed(3)
 console.log(`\n${RUNS} runs per variant of bench.ts ${COMMON.join(' ')}`)
 console.log('variant  layout  target             drops  p99 ms median (range)  dnsmasq p99 ms median (range)  p99 ratio median  runs ≤ dnsmasq  sign test p  p50 ratio median')
-for (const s of summarize(rows)) {
+const summaries = summarize(rows)
+for (const s of summaries) {
   console.log(`${s.variant.padEnd(8)} ${s.layout.padEnd(7)} ${s.target.padEnd(18)} ${String(s.drops).padStart(5)}  ${`${fmt(s.p99Median)} (${fmt(s.p99Min)}–${fmt(s.p99Max)})`.padEnd(21)}  ` +
     `${`${fmt(s.refP99Median)} (${fmt(s.refP99Min)}–${fmt(s.refP99Max)})`.padEnd(29)}  ${s.ratioMedian.toFixed(2).padStart(16)}  ${`${s.atOrBelow}/${s.runs}`.padStart(14)}  ` +
     `${s.signP.toFixed(3).padStart(11)}  ${s.p50RatioMedian.toFixed(2).padStart(16)}`)
   console.log(`         ratios in run order: ${s.ratios.map(r => r.toFixed(2)).join(' ')}`)
+}
+// With --reference-twice: is a target's ratio distributed otherwise than dnsmasq's against itself?
+for (const s of summaries.filter(x => x.target !== 'dnsmasq again')) {
+  const again = summaries.find(x => x.variant === s.variant && x.layout === s.layout && x.target === 'dnsmasq again')
+  if (again === undefined) continue
+  console.log(`${s.variant} [${s.layout}] ${s.target}: p99 ratios against dnsmasq-again's (dnsmasq against itself), ` +
+    `medians ${s.ratioMedian.toFixed(2)} / ${again.ratioMedian.toFixed(2)}, Mann–Whitney p ${mannWhitneyP(s.ratios, again.ratios).toFixed(3)}`)
 }
