@@ -1,7 +1,7 @@
 // proxyDHCP throughput and latency: perfdhcp (kea-admin) against the appliance and against dnsmasq in proxy
 // mode, same PXE options, same run, inside network namespaces (nothing leaves them).
 //   npx tsx bench/dhcp/bench.ts [--rate 5000] [--seconds 10] [--store level|memory] [--clients N] [--busy-poll 300] [--receive both] [--nice N] [--thread-nice N] [--thread-fifo N] [--reference-twice]
-//     [--skip-no-poll] [--perfdhcp-threads single|multi] [--json FILE]
+//     [--reference-first] [--skip-no-poll] [--perfdhcp-threads single|multi] [--json FILE]
 // The appliance runs with dhcp.busyPollMicroseconds = --busy-poll (default: the config default, 300) and with 0
 // ("no poll"), each with the CPU time its process used, then dnsmasq; with --receive both (the default) each of those
 // twice: reading with recvmmsg (native/udp-batch, "appliance") and with Node's dgram ("dgram").
@@ -50,6 +50,8 @@ const RECEIVES = RECEIVE === 'both' ? ['recvmmsg', 'dgram'] : [RECEIVE]
  * appliance/dnsmasq ratio carries.
  */
 const REFERENCE_TWICE = process.argv.includes('--reference-twice')
+/** --reference-first: in each layout, dnsmasq before the appliance (does the order favour either? fifteenth pass) */
+const REFERENCE_FIRST = process.argv.includes('--reference-first')
 /** --in-thread: the DHCP service on the main thread (src/dhcp/service.ts), not on its own (the appliance's way) */
 const IN_THREAD = process.argv.includes('--in-thread')
 /** --skip-no-poll: leave out the appliance without busy polling (the "no poll" rows) */
@@ -134,34 +136,39 @@ async function main (): Promise<void> {
   try {
     for (const layout of LAYOUTS) {
       const pin = serverCpu(layout)
-      const targets = RECEIVES.flatMap(receive => SKIP_NO_POLL ? [[receive, BUSY_POLL] as const] : [[receive, BUSY_POLL], [receive, 0]] as const)
-      for (const [receive, busyPollMicroseconds] of targets) {
-        const name = `${receive === 'dgram' ? 'dgram' : 'appliance'}${busyPollMicroseconds === 0 ? ' no poll' : ''}`
-        const db = STORE === 'level' ? { stateDir: join(dir, `db-${layout}-${receive}-${busyPollMicroseconds}`) } : {}
-        const svc = await lab.startService({ server: { address: SERVER_IP, bind: '0.0.0.0' }, dhcp: { mode: 'proxy', busyPollMicroseconds, batchReceive: receive === 'recvmmsg' }, inThread: IN_THREAD, ...db })
-        // the thread that serves DHCP only (the DHCP thread; with --in-thread the main thread, whose tid is the pid)
-        if (THREAD_NICE !== '') spawnSync('renice', ['-n', THREAD_NICE, '-p', String(svc.tid ?? svc.proc.pid)], { stdio: 'ignore' })
-        if (THREAD_FIFO !== '') {
-          const r = spawnSync('chrt', ['-f', '-p', THREAD_FIFO, String(svc.tid ?? svc.proc.pid)], { encoding: 'utf8' })
-          if (r.status !== 0) throw new Error(`chrt -f -p ${THREAD_FIFO}: ${r.stderr}`)
+      const appliance = async (): Promise<void> => {
+        const targets = RECEIVES.flatMap(receive => SKIP_NO_POLL ? [[receive, BUSY_POLL] as const] : [[receive, BUSY_POLL], [receive, 0]] as const)
+        for (const [receive, busyPollMicroseconds] of targets) {
+          const name = `${receive === 'dgram' ? 'dgram' : 'appliance'}${busyPollMicroseconds === 0 ? ' no poll' : ''}`
+          const db = STORE === 'level' ? { stateDir: join(dir, `db-${layout}-${receive}-${busyPollMicroseconds}`) } : {}
+          const svc = await lab.startService({ server: { address: SERVER_IP, bind: '0.0.0.0' }, dhcp: { mode: 'proxy', busyPollMicroseconds, batchReceive: receive === 'recvmmsg' }, inThread: IN_THREAD, ...db })
+          // the thread that serves DHCP only (the DHCP thread; with --in-thread the main thread, whose tid is the pid)
+          if (THREAD_NICE !== '') spawnSync('renice', ['-n', THREAD_NICE, '-p', String(svc.tid ?? svc.proc.pid)], { stdio: 'ignore' })
+          if (THREAD_FIFO !== '') {
+            const r = spawnSync('chrt', ['-f', '-p', THREAD_FIFO, String(svc.tid ?? svc.proc.pid)], { encoding: 'utf8' })
+            if (r.status !== 0) throw new Error(`chrt -f -p ${THREAD_FIFO}: ${r.stderr}`)
+          }
+          if (pin !== undefined) spawnSync('taskset', ['-p', '-c', String(pin), String(svc.tid ?? svc.proc.pid)], { stdio: 'ignore' })
+          results.push(await measure(lab, name, layout, captures, svc.proc.pid))
+          const svcOut = await svc.stop()
+          settle()
+          const cpuMs = Number(/CPU (\d+)/.exec(svcOut)?.[1] ?? NaN)
+          // The event-loop delay is the main thread's: only in-thread is that the loop serving DHCP.
+          applianceCpu.push(`${name} [${layout}] (busyPollMicroseconds ${busyPollMicroseconds}) CPU, whole process incl. start-up: ${cpuMs} ms` +
+            (IN_THREAD ? `; event-loop delay ms (from READY; resolution 10 ms): ${/ELD (.*)/.exec(svcOut)?.[1] ?? '?'}` : ''))
         }
-        if (pin !== undefined) spawnSync('taskset', ['-p', '-c', String(pin), String(svc.tid ?? svc.proc.pid)], { stdio: 'ignore' })
-        results.push(await measure(lab, name, layout, captures, svc.proc.pid))
-        const svcOut = await svc.stop()
-        settle()
-        const cpuMs = Number(/CPU (\d+)/.exec(svcOut)?.[1] ?? NaN)
-        // The event-loop delay is the main thread's: only in-thread is that the loop serving DHCP.
-        applianceCpu.push(`${name} [${layout}] (busyPollMicroseconds ${busyPollMicroseconds}) CPU, whole process incl. start-up: ${cpuMs} ms` +
-          (IN_THREAD ? `; event-loop delay ms (from READY; resolution 10 ms): ${/ELD (.*)/.exec(svcOut)?.[1] ?? '?'}` : ''))
       }
-      for (const name of REFERENCE_TWICE ? ['dnsmasq', 'dnsmasq again'] : ['dnsmasq']) {
-        const dm = startIn(lab.serverNs, [...(pin !== undefined ? ['taskset', '-c', String(pin)] : []), 'dnsmasq', '-k', '--conf-file=/dev/null', '--port=0', '--log-facility=/dev/null', '--quiet-dhcp',
-          `--dhcp-range=${SERVER_IP},proxy,255.255.255.0`, '--pxe-service=X86-64_EFI,Netboot,ipxe.efi', '--pxe-service=x86PC,Netboot,undionly'])
-        await sleep(1000)
-        results.push(await measure(lab, name, layout, captures, dm.pid))
-        await stopProc(dm)
-        settle()
+      const reference = async (): Promise<void> => {
+        for (const name of REFERENCE_TWICE ? ['dnsmasq', 'dnsmasq again'] : ['dnsmasq']) {
+          const dm = startIn(lab.serverNs, [...(pin !== undefined ? ['taskset', '-c', String(pin)] : []), 'dnsmasq', '-k', '--conf-file=/dev/null', '--port=0', '--log-facility=/dev/null', '--quiet-dhcp',
+            `--dhcp-range=${SERVER_IP},proxy,255.255.255.0`, '--pxe-service=X86-64_EFI,Netboot,ipxe.efi', '--pxe-service=x86PC,Netboot,undionly'])
+          await sleep(1000)
+          results.push(await measure(lab, name, layout, captures, dm.pid))
+          await stopProc(dm)
+          settle()
+        }
       }
+      if (REFERENCE_FIRST) { await reference(); await appliance() } else { await appliance(); await reference() }
     }
   } finally {
     lab.cleanup()
