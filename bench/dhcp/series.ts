@@ -5,8 +5,10 @@
 // --variant: a labelled set of extra arguments, e.g. --variant 'boost10=--thread-nice -10'; without one, a single
 // variant "default" with none. Run i runs every variant once, in the order given, so a variant is never measured
 // only in a quiet (or a busy) stretch. Prints, per variant, layout and target: p99 median (range), dnsmasq's in the
-// same runs, every run's ratio, the runs at or under dnsmasq and the sign test of those (bench/dhcp/series-stats.ts).
-// Root, as bench.ts.
+// same runs, every run's ratio, the runs at or under dnsmasq and the sign test of those (bench/dhcp/series-stats.ts);
+// with --reference-twice among the bench arguments, also a Mann–Whitney test of each target's ratios against the second
+// dnsmasq's (dnsmasq against itself: the spread a ratio has on this machine with no change in the server). A run that
+// fails is reported and left out. Root, as bench.ts.
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -37,7 +39,10 @@ try {
       const json = join(dir, `${label}-${run}.json`)
       const started = new Date().toISOString().slice(11, 19)
       const r = spawnSync('npx', ['tsx', bench, ...COMMON, ...extra, '--json', json], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
-      if (r.status !== 0) throw new Error(`bench.ts ${[...COMMON, ...extra].join(' ')} exited ${String(r.status)}:\n${r.stderr.slice(-2000)}`)
+      if (r.status !== 0) {
+        console.log(`run ${run + 1}/${RUNS} ${label} (${started} UTC): bench.ts ${[...COMMON, ...extra].join(' ')} exited ${String(r.status)}, left out:\n${r.stderr.slice(-2000)}`)
+        continue
+      }
       const out = JSON.parse(readFileSync(json, 'utf8')) as { loadavg: number[], results: RunRow[] }
       rows.get(label)?.push(out.results)
       const ratios = out.results.filter(x => x.name !== 'dnsmasq').map(x => {
