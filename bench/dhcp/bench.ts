@@ -50,7 +50,8 @@ const RECEIVES = RECEIVE === 'both' ? ['recvmmsg', 'dgram'] : [RECEIVE]
  * appliance/dnsmasq ratio carries.
  */
 const REFERENCE_TWICE = process.argv.includes('--reference-twice')
-/** --reference-first: in each layout, dnsmasq before the appliance (does the order favour either? fifteenth pass) */
+/** --reference-first: in each layout, dnsmasq before the appliance (the first target after the machine has idled is
+ * the slower one, whichever server it is: fifteenth pass) */
 const REFERENCE_FIRST = process.argv.includes('--reference-first')
 /** --in-thread: the DHCP service on the main thread (src/dhcp/service.ts), not on its own (the appliance's way) */
 const IN_THREAD = process.argv.includes('--in-thread')
