@@ -114,6 +114,7 @@ async function measure (lab: Lab, name: string, layout: CpuLayout, dir: string, 
   await stopProc(dump, 'SIGINT')
   const out = r.stdout + r.stderr
   const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? NaN)
+  const perfdhcpCpu = /perfdhcp CPU ([\d.]+) ([\d.]+)/.exec(out)   // user, system (s)
   const sent = num(/sent packets: (\d+)/); const received = num(/received packets: (\d+)/)
   const timing = discoverOfferTimings(pcap)
   if (process.env.KEEP_PCAP !== undefined) copyFileSync(pcap, join(process.env.KEEP_PCAP, `${name.replace(/ /g, '-')}-${layout}.pcap`))
@@ -123,7 +124,7 @@ async function measure (lab: Lab, name: string, layout: CpuLayout, dir: string, 
     p50: percentile(timing.latenciesMs, 50), p99: percentile(timing.latenciesMs, 99),
     p99Later: percentile(timing.series.filter(([at]) => at >= 1).map(([, ms]) => ms), 99), ...sendEvenness(timing.series),
     perfdhcpAvgMs: /avg delay: ([\d.]+ ms)/.exec(out)?.[1] ?? '?', stormCpuMs,
-    perfdhcpCpuMs: Math.round(1000 * (num(/perfdhcp CPU ([\d.]+)/) + num(/perfdhcp CPU [\d.]+ ([\d.]+)/)))
+    perfdhcpCpuMs: perfdhcpCpu === null ? NaN : Math.round(1000 * (Number(perfdhcpCpu[1]) + Number(perfdhcpCpu[2])))
   }
 }
 
